@@ -71,12 +71,17 @@ def ansible_env():
 def run_playbook(ansible_env, tmp_path):
     """Runs a playbook text; returns the completed process (never raises on failure)."""
 
-    def run(playbook_text, *args, inventory="localhost,", extra_env=None):
+    def run(playbook_text, *args, inventory=None, extra_env=None):
         playbook = tmp_path / "playbook.yml"
         playbook.write_text(playbook_text)
+        if inventory is None:
+            inventory = tmp_path / "localhost.ini"
+            inventory.write_text(
+                f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+            )
         env = dict(ansible_env, **(extra_env or {}))
         return subprocess.run(
-            ["ansible-playbook", "-i", inventory, str(playbook), *args],
+            ["ansible-playbook", "-i", str(inventory), str(playbook), *args],
             cwd=ROOT,
             env=env,
             text=True,

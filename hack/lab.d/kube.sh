@@ -20,7 +20,14 @@ kube_install() {
     grep -q "k8s.io/kubernetes v$KUBERNETES_VERSION\$" "$FLYWHEEL_ROOT/hack/kube-build/go.mod" ||
       die "hack/kube-build/go.mod does not require k8s.io/kubernetes v$KUBERNETES_VERSION: run hack/kube-build/gen-gomod.sh"
     rm -rf "$KUBE_BIN_CACHE.tmp"
-    (cd "$FLYWHEEL_ROOT/hack/kube-build" && go build -trimpath -o "$KUBE_BIN_CACHE.tmp/" \
+    # Without these stamps the binaries report v0.0.0-master, which clients refuse to parse.
+    local minor=${KUBERNETES_VERSION#*.} stamp="" package
+    minor=${minor%%.*}
+    for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      stamp+=" -X $package.gitVersion=v$KUBERNETES_VERSION -X $package.gitMajor=${KUBERNETES_VERSION%%.*}"
+      stamp+=" -X $package.gitMinor=$minor -X $package.gitTreeState=clean -X $package.buildDate=1970-01-01T00:00:00Z"
+    done
+    (cd "$FLYWHEEL_ROOT/hack/kube-build" && go build -trimpath -ldflags "-s -w$stamp" -o "$KUBE_BIN_CACHE.tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl) || die "building Kubernetes failed"
     rm -rf "$KUBE_BIN_CACHE" && mv "$KUBE_BIN_CACHE.tmp" "$KUBE_BIN_CACHE"
@@ -83,6 +90,7 @@ kube_up() {
     --unsafe-no-fsync
   wait_for etcd 30 curl -sf "http://127.0.0.1:$KUBE_ETCD_PORT/health"
 
+  # No endpoint reconciler: the loopback advertise address is not a valid Endpoints IP.
   start_daemon kube-apiserver "$FLYWHEEL_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$KUBE_ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$KUBE_APISERVER_PORT" \
@@ -91,7 +99,8 @@ kube_up() {
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode RBAC --allow-privileged=true
+    --authorization-mode RBAC --allow-privileged=true \
+    --endpoint-reconciler-type none
   wait_for kube-apiserver 120 kubectl_lab get --raw /readyz
 
   start_daemon kube-controller-manager "$FLYWHEEL_BIN/kube-controller-manager" \
