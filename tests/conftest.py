@@ -5,6 +5,7 @@ Lab fixtures are session-scoped. Each brings its component up through `hack/lab 
 component down at the end of the session only if this session started it.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -12,28 +13,22 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-LAB = ROOT / "hack" / "lab"
-LAB_DIR = Path(os.environ.get("FLYWHEEL_LAB_DIR", ROOT / ".lab"))
-
+_LAB_DIR = Path(
+    os.environ.get("FLYWHEEL_LAB_DIR", Path(__file__).resolve().parents[1] / ".lab")
+)
 # Importing `ansible_collections.glorious.flywheel...` needs the checkout exposed as a
 # collection; hack/lib/venv.sh makes that link.
-_collections = LAB_DIR / "collections"
+_collections = _LAB_DIR / "collections"
 if str(_collections) not in sys.path:
     sys.path.insert(0, str(_collections))
 
+# pylint: disable=wrong-import-position
+from ansible_collections.glorious.flywheel.tests.doubles import fixtures as doubles  # noqa: E402
+from ansible_collections.glorious.flywheel.tests.support import ROOT, lab, lab_env  # noqa: E402
 
-def lab(*args, check=True):
-    """Runs hack/lab with ARGS and returns the completed process."""
-    return subprocess.run(
-        [str(LAB), *args], cwd=ROOT, check=check, text=True, capture_output=True
-    )
+# pylint: enable=wrong-import-position
 
-
-def lab_env():
-    """The lab env file as a dict (what `hack/lab env` prints)."""
-    out = lab("env").stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+serve_double = doubles.serve_double
 
 
 def _component_fixture(component):
@@ -71,7 +66,7 @@ def ansible_env():
 def run_playbook(ansible_env, tmp_path):
     """Runs a playbook text; returns the completed process (never raises on failure)."""
 
-    def run(playbook_text, *args, inventory=None, extra_env=None):
+    def run(playbook_text, *args, inventory=None, extra_env=None, json_output=False):
         playbook = tmp_path / "playbook.yml"
         playbook.write_text(playbook_text)
         if inventory is None:
@@ -80,12 +75,17 @@ def run_playbook(ansible_env, tmp_path):
                 f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
             )
         env = dict(ansible_env, **(extra_env or {}))
-        return subprocess.run(
+        if json_output:
+            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        completed = subprocess.run(
             ["ansible-playbook", "-i", str(inventory), str(playbook), *args],
             cwd=ROOT,
             env=env,
             text=True,
             capture_output=True,
         )
+        if json_output:
+            completed.json = json.loads(completed.stdout)
+        return completed
 
     return run

@@ -165,8 +165,7 @@ hosts_up() {
   local name
   for name in "${HOSTS_NAMES[@]}"; do hosts_start "$name"; done
   for name in "${HOSTS_NAMES[@]}"; do hosts_wait_booted "$name"; done
-  local IFS=,
-  env_put LAB_HOSTS "${HOSTS_NAMES[*]}"
+  env_put LAB_HOSTS "$(IFS=,; echo "${HOSTS_NAMES[*]}")"
   env_put LAB_HOST_IMAGE "$HOSTS_IMAGE"
   env_put LAB_HOSTS_NETWORK "$HOSTS_NETWORK"
 }

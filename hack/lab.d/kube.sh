@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Lab component `kube`: a real Kubernetes control plane on loopback.
 # etcd (Debian's etcd-server), kube-apiserver, kube-controller-manager and
 # kube-scheduler built from source (hack/kube-build), and kwok simulating the nodes so
@@ -49,7 +50,7 @@ kube_pki() {
   [ -f "$pki/admin.crt" ] && return 0
   mkdir -p "$pki"
   (
-    cd "$pki"
+    cd "$pki" || exit 1
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
       -subj "/CN=flywheel-lab-ca" 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for hack/lab, hack/test and the lab component scripts.
 # Sourced, never executed.
 

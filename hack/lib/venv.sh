@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The controller virtualenv: built once per requirements hash under the cache dir,
 # so fresh clones on the same machine reuse it. Sourced by hack/lab and hack/test.
 

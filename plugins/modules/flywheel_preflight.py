@@ -15,9 +15,9 @@ description:
     acceptable versions, that commands are on C(PATH), and that control-plane HTTP endpoints answer.
   - Reports the version of everything it checked, and fails with one message naming every missing
     prerequisite and how to fix it.
-  - Runs on the controller (C(hosts: localhost)), where the collection's modules run.
+  - "Runs on the controller (C(hosts: localhost)), where the collection's modules run."
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.attributes
   - glorious.flywheel.attributes.info_module
@@ -154,7 +154,7 @@ def _result(kind, name, version=None, detail=""):
         "ok": not detail,
         "version": version,
         "detail": detail,
-        "summary": "%s: %s" % (label, state),
+        "summary": f"{label}: {state}",
     }
 
 
@@ -162,22 +162,25 @@ def check_python(specifier):
     try:
         requirement = Requirement(specifier)
     except InvalidRequirement as error:
-        return _result("python", specifier, detail="not a pip requirement specifier (%s)" % error)
+        return _result(
+            "python", specifier, detail=f"not a pip requirement specifier ({error})"
+        )
     try:
         found = distribution_version(requirement.name)
     except PackageNotFoundError:
         return _result(
             "python",
             requirement.name,
-            detail="not installed in this Python: pip install '%s' (or pip install -r requirements.txt)"
-            % specifier,
+            detail=f"not installed in this Python: pip install '{specifier}' (or pip install -r requirements.txt)",
         )
-    if requirement.specifier and not requirement.specifier.contains(found, prereleases=True):
+    if requirement.specifier and not requirement.specifier.contains(
+        found, prereleases=True
+    ):
         return _result(
             "python",
             requirement.name,
             found,
-            detail="version %s does not satisfy '%s': pip install '%s'" % (found, specifier, specifier),
+            detail=f"version {found} does not satisfy '{specifier}': pip install '{specifier}'",
         )
     return _result("python", requirement.name, found)
 
@@ -188,17 +191,22 @@ def check_command(name, version_args):
         return _result("command", name, detail="not on PATH")
     try:
         completed = subprocess.run(
-            [path] + list(version_args), capture_output=True, text=True, timeout=30, check=False
+            [path] + list(version_args),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        return _result("command", name, detail="%s could not be run: %s" % (path, error))
+        return _result("command", name, detail=f"{path} could not be run: {error}")
     output = (completed.stdout or completed.stderr).strip().splitlines()
     if completed.returncode != 0:
+        command = " ".join([path, *version_args])
+        first_line = output[0] if output else ""
         return _result(
             "command",
             name,
-            detail="'%s %s' exited %d: %s"
-            % (path, " ".join(version_args), completed.returncode, output[0] if output else ""),
+            detail=f"'{command}' exited {completed.returncode}: {first_line}",
         )
     return _result("command", name, output[0] if output else None)
 
@@ -221,16 +229,20 @@ def check_endpoint(endpoint):
     except ApiError as error:
         return _result("endpoint", name, detail=str(error))
     except ValueError as error:
-        return _result("endpoint", name, detail="bad url: %s" % error)
+        return _result("endpoint", name, detail=f"bad url: {error}")
     version = None
     if endpoint["version_url"]:
         try:
-            answer = _get(endpoint["version_url"], endpoint).json()
+            answer = _get(endpoint["version_url"], endpoint).body
         except (ApiError, ValueError):
             # The endpoint answered; an unreadable version is worth reporting, not failing.
             version = "unknown"
         else:
-            version = str(answer.get("version", answer)) if isinstance(answer, dict) else str(answer)
+            version = (
+                str(answer.get("version", answer))
+                if isinstance(answer, dict)
+                else str(answer)
+            )
     return _result("endpoint", name, version)
 
 
@@ -244,7 +256,11 @@ def main():
                 "default": [],
                 "options": {
                     "name": {"type": "str", "required": True},
-                    "version_args": {"type": "list", "elements": "str", "default": ["--version"]},
+                    "version_args": {
+                        "type": "list",
+                        "elements": "str",
+                        "default": ["--version"],
+                    },
                 },
             },
             "endpoints": {
@@ -264,17 +280,21 @@ def main():
         supports_check_mode=True,
     )
     if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("packaging"), exception=str(IMPORT_ERROR))
+        module.fail_json(
+            msg=missing_required_lib("packaging"), exception=str(IMPORT_ERROR)
+        )
 
     checks = [check_python(spec) for spec in module.params["python_requirements"]]
-    checks += [check_command(c["name"], c["version_args"]) for c in module.params["commands"]]
+    checks += [
+        check_command(c["name"], c["version_args"]) for c in module.params["commands"]
+    ]
     checks += [check_endpoint(e) for e in module.params["endpoints"]]
 
     missing = [c for c in checks if not c["ok"]]
     if missing:
+        problems = "; ".join(f"{c['kind']} {c['name']}: {c['detail']}" for c in missing)
         module.fail_json(
-            msg="preflight: %d prerequisite(s) missing on the controller: %s"
-            % (len(missing), "; ".join("%s %s: %s" % (c["kind"], c["name"], c["detail"]) for c in missing)),
+            msg=f"preflight: {len(missing)} prerequisite(s) missing on the controller: {problems}",
             checks=checks,
         )
     module.exit_json(changed=False, checks=checks)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, lab
+from ansible_collections.glorious.flywheel.tests.support import ROOT, lab
 
 pytestmark = pytest.mark.lab
 

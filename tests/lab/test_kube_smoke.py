@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import LAB_DIR, lab
+from ansible_collections.glorious.flywheel.tests.support import LAB_DIR, lab
 
 pytestmark = pytest.mark.lab
 
@@ -96,7 +96,12 @@ CLEANUP_PLAYBOOK = """
 
 def kubectl(kube_lab, *args):
     return subprocess.run(
-        [str(LAB_DIR / "bin" / "kubectl"), "--kubeconfig", kube_lab["KUBECONFIG"], *args],
+        [
+            str(LAB_DIR / "bin" / "kubectl"),
+            "--kubeconfig",
+            kube_lab["KUBECONFIG"],
+            *args,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -110,7 +115,9 @@ def kube_env(kube_lab):
 
 def test_control_plane_reports_the_pinned_version(kube_lab):
     version = json.loads(kubectl(kube_lab, "version", "-o", "json"))
-    assert version["serverVersion"]["gitVersion"] == "v" + kube_lab["KUBERNETES_VERSION"]
+    assert (
+        version["serverVersion"]["gitVersion"] == "v" + kube_lab["KUBERNETES_VERSION"]
+    )
 
 
 def test_kwok_nodes_are_ready(kube_lab):
@@ -129,7 +136,9 @@ def test_deployment_becomes_available(run_playbook, kube_env, kube_lab):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "READY=2" in result.stdout
     # The scheduler really bound the pods to kwok nodes.
-    pods = json.loads(kubectl(kube_lab, "get", "pods", "-l", "app=smoke", "-o", "json"))["items"]
+    pods = json.loads(
+        kubectl(kube_lab, "get", "pods", "-l", "app=smoke", "-o", "json")
+    )["items"]
     assert len(pods) == 2
     assert all(pod["spec"]["nodeName"].startswith("lab-node-") for pod in pods)
 
@@ -148,7 +157,9 @@ def test_smoke_fails_while_the_apiserver_is_stopped(run_playbook, kube_env, kube
         assert lab("status", "kube", check=False).returncode != 0
         result = run_playbook(DEPLOYMENT_PLAYBOOK, extra_env=kube_env)
         assert result.returncode != 0
-        assert "refused" in result.stdout.lower() or "max retries" in result.stdout.lower(), result.stdout
+        assert (
+            "refused" in result.stdout.lower() or "max retries" in result.stdout.lower()
+        ), result.stdout
     finally:
         lab("up", "kube")
 

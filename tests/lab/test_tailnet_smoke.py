@@ -22,8 +22,9 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import lab
 from tailnet_nodes import lab_node, lab_shell, start_node
+
+from ansible_collections.glorious.flywheel.tests.support import lab
 
 pytestmark = pytest.mark.lab
 
@@ -104,7 +105,7 @@ def test_lab_status_reports_every_peer_running(tailnet_lab):
 
 
 def test_preauth_key_from_rest_api_joins_userspace_node(tailnet_lab):
-    status, _ = smoke_check(tailnet_lab)
+    status = smoke_check(tailnet_lab)[0]
     assert status["BackendState"] == "Running"
     assert status["Self"]["Online"] is True
     assert status["Self"]["HostName"] == HOSTNAME
@@ -120,7 +121,7 @@ def extra_node(tailnet_lab):
 def test_two_userspace_nodes_reach_each_other(tailnet_lab, extra_node):
     smoke_check(tailnet_lab)
     # Ephemeral: Headscale deletes the node when the fixture logs it out.
-    _, preauth_key = create_preauth_key(tailnet_lab, ephemeral=True)
+    preauth_key = create_preauth_key(tailnet_lab, ephemeral=True)[1]
     extra_node.up(tailnet_lab["HEADSCALE_URL"], preauth_key["key"], "smoke-peer")
     peer_ips = extra_node.wait_online()["Self"]["TailscaleIPs"]
     (peer_v4,) = [ip for ip in peer_ips if ipaddress.ip_address(ip) in TAILNET_V4]

@@ -85,13 +85,13 @@ def test_routes_match_templates_and_methods(serve_double):
     double = serve_double(
         Runners, strict=False
     )  # the PUT below has no route on purpose
-    status, _, body = fetch(double.url_for("/api/v4/runners/3"))
+    status, _headers, body = fetch(double.url_for("/api/v4/runners/3"))
     assert (status, json.loads(body)) == (200, {"id": 3, "description": "runner-3"})
 
     assert fetch(double.url_for("/api/v4/runners/99"))[0] == 404
     assert fetch(double.url_for("/api/v4/runners/3"), method="DELETE")[0] == 204
     assert 3 not in double.runners
-    status, headers, _ = fetch(double.url_for("/api/v4/runners/3"), method="PUT")
+    status, headers, _body = fetch(double.url_for("/api/v4/runners/3"), method="PUT")
     assert status == 405
     assert set(headers["Allow"].split(", ")) == {"GET", "DELETE"}
     assert (
@@ -128,14 +128,14 @@ def test_a_decorated_route_without_source_fails_at_class_definition():
     with pytest.raises(TypeError):
 
         class Uncited(Double):
-            @route("GET", "/x")  # source is a required keyword
+            @route("GET", "/x")  # pylint: disable=missing-kwoa  # source is required
             def x(self, request):
                 return {}
 
 
 def test_request_log_counts_and_redacts_auth(serve_double):
     double = serve_double(Runners, auth=private_token_auth("glpat-secret-1"))
-    for _ in range(3):
+    for _attempt in range(3):
         fetch(
             double.url_for("/api/v4/runners/1"),
             headers={"PRIVATE-TOKEN": "glpat-secret-1"},
@@ -170,7 +170,7 @@ def test_fault_injection_answers_the_next_requests_then_recovers(serve_double):
     assert fetch(double.url_for("/health"))[0] == 503
     assert fetch(double.url_for("/health"))[0] == 200
     first, second, third = (
-        fetch(double.url_for("/api/v4/runners/1")) for _ in range(3)
+        fetch(double.url_for("/api/v4/runners/1")) for _attempt in range(3)
     )
     assert (first[0], first[1]["Retry-After"]) == (429, "3")
     assert second[0] == 429
@@ -187,7 +187,7 @@ def test_gitlab_pagination_headers(serve_double):
     assert headers["X-Total"] == "7"
     assert headers["X-Total-Pages"] == "3"
     assert 'rel="next"' in headers["Link"]
-    _, last, _ = fetch(double.url_for("/api/v4/runners?per_page=3&page=3"))
+    last = fetch(double.url_for("/api/v4/runners?per_page=3&page=3"))[1]
     assert last["X-Next-Page"] == ""
     assert 'rel="next"' not in last["Link"]
 
@@ -206,7 +206,7 @@ def test_handler_errors_become_500_and_are_kept(serve_double):
         raise RuntimeError("bug in the double")
 
     double.add_route("GET", "/boom", broken, source=SOURCE)
-    status, _, body = fetch(double.url_for("/boom"))
+    status, _headers, body = fetch(double.url_for("/boom"))
     assert status == 500
     assert "bug in the double" in json.loads(body)["message"]
     assert "RuntimeError" in double.errors[0]

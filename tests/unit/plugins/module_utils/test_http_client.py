@@ -364,7 +364,8 @@ def test_pagination_link_header(httpserver, make_client):
     assert items == [1, 2, 3, 4, 5]
     assert len(httpserver.log) == 3
     assert all(
-        req.headers["Authorization"] == f"Bearer {TOKEN}" for req, _ in httpserver.log
+        req.headers["Authorization"] == f"Bearer {TOKEN}"
+        for req, _response in httpserver.log
     )
 
 
