@@ -83,6 +83,7 @@ def run_playbook(ansible_env, tmp_path):
             env=env,
             text=True,
             capture_output=True,
+            check=False,
         )
         if json_output:
             completed.json = json.loads(completed.stdout)

@@ -171,9 +171,8 @@ def parse_duration_ns(text, option):
     text = str(text)
     if not text.strip():
         raise AtticInputError(f"{option}: the duration is empty; give {DURATION_HELP}.")
-    position, total = 0, 0
-    stripped = text.lstrip()
-    position = len(text) - len(stripped)
+    total = 0
+    position = len(text) - len(text.lstrip())
     while position < len(text):
         match = _DURATION_ITEM.match(text, position)
         if not match or match.end() == position:
@@ -202,7 +201,9 @@ def parse_duration(text, option):
     """Whole seconds in a humantime duration, or in a bare integer of seconds."""
     if isinstance(text, bool):
         raise AtticInputError(f"{option}: expected a duration, got {text!r}.")
-    if isinstance(text, int) or (isinstance(text, str) and text.strip().isdigit()):
+    if isinstance(text, int) or (
+        isinstance(text, str) and re.match(r"^\s*[0-9]+\s*\Z", text)
+    ):
         return int(text)
     return parse_duration_ns(text, option) // _S
 

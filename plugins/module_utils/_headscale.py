@@ -91,6 +91,7 @@ class HeadscaleApi:
         self.client = client
         self.base_domain = (base_domain or "").strip(".") or None
         self._version = version
+        self._probed = False
         self._raw_nodes = {}
 
     # Version -----------------------------------------------------------------
@@ -110,6 +111,7 @@ class HeadscaleApi:
             # A build without a release version: 0.28 lists keys without a user.
             probe = self.client.get("/api/v1/preauthkey", allow_status=(400, 404, 500))
             return LATEST if probe.status == 200 else (0, 27, 0)
+        self._probed = True
         routes = self.client.get("/api/v1/routes", allow_status=(404, 501))
         return (0, 25, 0) if routes.status == 200 else (0, 26, 0)
 
@@ -117,7 +119,12 @@ class HeadscaleApi:
         return self.version >= tuple(version)
 
     def describe(self):
-        return f"Headscale {version_text(self.version)} at {self.client.base_url}"
+        version = self.version
+        if self._probed:
+            label = "0.25 or older" if version < (0, 26) else "0.26"
+        else:
+            label = version_text(version)
+        return f"Headscale {label} at {self.client.base_url}"
 
     def unsupported(self, what, since, field):
         return Unsupported(
@@ -220,6 +227,10 @@ class HeadscaleApi:
         else:
             body = {"user": self._user_ref(record["user"]), "key": record["key"]}
         self.client.post("/api/v1/preauthkey/expire", json=body)
+
+    @staticmethod
+    def key_usable(record, margin_seconds=0):
+        return key_usable(record, margin_seconds)
 
     def key_facts(self, record):
         """A key record without its secret, in the shape both control planes share."""

@@ -285,7 +285,9 @@ def resolve_connection(params, environ):
 
     token = params.get("api_token")
     if not token:
-        token = environ.get(ENV_HEADSCALE_KEY if plane == HEADSCALE else ENV_TAILSCALE_KEY)
+        token = environ.get(
+            ENV_HEADSCALE_KEY if plane == HEADSCALE else ENV_TAILSCALE_KEY
+        )
         if token:
             env_secrets.append(token)
     client_id = client_secret = None

@@ -124,8 +124,11 @@ class TailscaleApi:
 
     # Keys --------------------------------------------------------------------
 
-    def list_keys(self):
-        """Every auth key the credentials can see, with details (one GET per key)."""
+    def list_keys(self, user=None):
+        """Every auth key the credentials can see, with details (one GET per key).
+
+        USER is a Headscale notion: Tailscale lists the token owner's keys.
+        """
         answer = self.client.get(self._tailnet_path("keys"))
         keys = []
         for entry in answer.body.get("keys") or []:
@@ -135,7 +138,9 @@ class TailscaleApi:
         return keys
 
     def get_key(self, key_id):
-        answer = self.client.get(self._tailnet_path("keys", key_id), allow_status=(404,))
+        answer = self.client.get(
+            self._tailnet_path("keys", key_id), allow_status=(404,)
+        )
         return None if answer.status == 404 else answer.body
 
     def find_key(self, secret, user=None):
@@ -145,7 +150,9 @@ class TailscaleApi:
     def key_by_id(self, key_id, user=None):
         return self.get_key(key_id)
 
-    def create_key(self, reusable, ephemeral, preauthorized, tags, expiry_seconds, description):
+    def create_key(
+        self, reusable, ephemeral, preauthorized, tags, expiry_seconds, description
+    ):
         create = {
             "reusable": bool(reusable),
             "ephemeral": bool(ephemeral),
@@ -165,10 +172,14 @@ class TailscaleApi:
     def expire_key(self, record):
         self.client.delete(self._tailnet_path("keys", record["id"]))
 
+    @staticmethod
+    def key_usable(record, margin_seconds=0):
+        return key_usable(record, margin_seconds)
+
     def key_facts(self, record):
-        create = (
-            (record.get("capabilities") or {}).get("devices", {}).get("create") or {}
-        )
+        create = (record.get("capabilities") or {}).get("devices", {}).get(
+            "create"
+        ) or {}
         expires = parse_time(record.get("expires"))
         return {
             "id": record.get("id"),
@@ -257,7 +268,9 @@ class TailscaleApi:
         )
 
     def rename(self, device, new_name):
-        self.client.post(self._device_path(device["id"], "name"), json={"name": new_name})
+        self.client.post(
+            self._device_path(device["id"], "name"), json={"name": new_name}
+        )
 
     def expire(self, device):
         self.client.post(self._device_path(device["id"], "expire"))
@@ -298,7 +311,10 @@ class TailscaleApi:
             headers["If-Match"] = etag
         try:
             self.client.request(
-                "POST", self._tailnet_path("acl"), data=text.encode("utf-8"), headers=headers
+                "POST",
+                self._tailnet_path("acl"),
+                data=text.encode("utf-8"),
+                headers=headers,
             )
         except ApiError as error:
             if error.status == 412:

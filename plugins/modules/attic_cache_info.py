@@ -19,7 +19,7 @@ description:
     be expanded, in RV(patterns_not_expanded). Public caches the token has no claim on are only
     found by name.
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.api_connection
   - glorious.flywheel.attributes

@@ -23,7 +23,7 @@ description:
     with C(-vvv). C(register) the result to use RV(token); the other returned values can be shown
     with M(ansible.builtin.debug).
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.attributes
 attributes:

@@ -22,7 +22,7 @@ description:
     one arbitrarily).
   - Runs on the controller (it is an action plugin), whatever host the task targets.
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.attributes
   - glorious.flywheel.attributes.info_module

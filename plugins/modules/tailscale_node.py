@@ -33,7 +33,8 @@ attributes:
     support: full
     details:
       - Reads the node's state and reports what would change, without running C(set), C(up)
-        or C(logout). In check mode a missing O(auth_key) is a warning, not a failure.
+        or C(logout). In check mode a missing O(auth_key) is no failure; RV(login_required)
+        tells whether the node needs one.
   diff_mode:
     support: full
     details:
@@ -232,6 +233,14 @@ node:
       description: The version of C(tailscaled).
       type: str
       sample: 1.86.5
+login_required:
+  description:
+    - Whether the node needed a login (and so O(auth_key)) at the start of the run: it was
+      not logged in, or had to move to another O(login_server).
+    - A check run with no O(auth_key) tells which hosts need a key before one is made.
+  returned: always
+  type: bool
+  sample: false
 commands:
   description:
     - The C(tailscale) commands run, without the CLI path and socket; the auth key appears
@@ -304,6 +313,7 @@ class NodeModule:
             self._cli_path(), self.params["socket"], timeout=self.params["timeout"]
         )
         self.tracker = DiffTracker()
+        self.login_required = False
 
     def _cli_path(self):
         path = self.params["cli_path"]
@@ -319,7 +329,12 @@ class NodeModule:
         return path
 
     def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, commands=self.cli.commands, **extra)
+        self.module.fail_json(
+            msg=msg,
+            commands=self.cli.commands,
+            login_required=self.login_required,
+            **extra,
+        )
 
     def fail_cli(self, error, doing):
         if isinstance(error, TailscaledUnreachable):
@@ -381,6 +396,7 @@ class NodeModule:
         result = {
             "changed": self.tracker.changed,
             "node": node.facts(),
+            "login_required": self.login_required,
             "commands": self.cli.commands,
         }
         if self.module._diff:
@@ -406,6 +422,7 @@ class NodeModule:
             wanted["login-server"], node.flags["login-server"]
         )
         login = moving or not node.logged_in
+        self.login_required = login
         if not node.logged_in:
             tracker.add("logged_in", False, True)
         elif not node.running:
@@ -429,10 +446,12 @@ class NodeModule:
                 if moving and node.logged_in
                 else f"it is not logged in (backend state {node.backend_state})"
             )
-            msg = f"The node needs a login, because {why}: auth_key is required."
+            # A check run only reports the login (login_required): the key is often
+            # requested only for the hosts that turn out to need one.
             if not self.module.check_mode:
-                self.fail(msg)
-            self.module.warn(msg)
+                self.fail(
+                    f"The node needs a login, because {why}: auth_key is required."
+                )
         if not tracker.changed or self.module.check_mode:
             return node
 

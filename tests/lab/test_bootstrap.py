@@ -34,6 +34,7 @@ def bootstrap(ansible_env, kube_lab, tailnet_lab, hosts_lab):
             env=env,
             text=True,
             capture_output=True,
+            check=False,
         )
 
     return run

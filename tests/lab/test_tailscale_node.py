@@ -111,7 +111,7 @@ class NodeRunner:
 
     def ok(self, **args):
         result, calls, completed = self.run(**args)
-        assert not result.get("failed"), completed.stdout + completed.stderr
+        assert not result.get("failed"), (result.get("msg"), result.get("commands"))
         return result, calls
 
     def prefs(self):
@@ -272,10 +272,15 @@ def test_check_mode_changes_nothing(runner, joined, tailnet_lab):
     assert runner.node.status()["BackendState"] == "Running"
 
 
-def test_check_mode_on_a_node_that_needs_a_login_warns_about_the_key(runner):
+def test_check_mode_tells_which_nodes_need_a_key(runner, joined):
+    result, _ = runner.ok(check=True, hostname=runner.node.name)
+    assert (result["changed"], result["login_required"]) == (False, False)
+
+    runner.node.cli("logout")
     result, calls = runner.ok(check=True, hostname="tsn-never")
-    assert result["changed"] is True
-    assert any("auth_key is required" in w for w in result.get("warnings", []))
+    assert (result["changed"], result["login_required"]) == (True, True)
+    assert result["diff"]["after"]["logged_in"] is True
+    assert not commands_named(calls, "up")
     assert runner.node.status()["BackendState"] == "NeedsLogin"
 
 
@@ -376,6 +381,7 @@ def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
 def test_missing_key_when_a_login_is_needed(runner, tailnet_lab):
     result, calls, _ = runner.run(login_server=tailnet_lab["HEADSCALE_URL"])
     assert result["failed"] is True
+    assert result["login_required"] is True
     assert "auth_key is required" in result["msg"]
     assert "not logged in" in result["msg"]
     assert not commands_named(calls, "up")
