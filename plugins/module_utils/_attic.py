@@ -120,7 +120,7 @@ for _names, _size in (
 ):
     for _name in _names:
         _UNITS[_name] = _size
-_DURATION_ITEM = re.compile(r"(\d+)\s*([A-Za-z\u00b5]*)\s*")
+_DURATION_ITEM = re.compile(r"([0-9]+)\s*([A-Za-z\u00b5]*)\s*")
 DURATION_HELP = (
     "a number followed by a unit, for example '90d', '3 months', '12h' or '1y 6M'; "
     "units: s, m (minutes), h, d, w, M or months, y or years"

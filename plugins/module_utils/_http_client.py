@@ -38,7 +38,7 @@ from urllib.parse import (
 )
 
 from ansible.module_utils.urls import ConnectionError as AnsibleConnectionError
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, make_context
 
 REDACTED = "<redacted>"
 USER_AGENT = "glorious.flywheel (ansible module_utils)"
@@ -513,12 +513,20 @@ class ApiClient:
         self._monotonic = monotonic or time.monotonic
         self._wallclock = wallclock or time.time
         self._rand = rand or random.uniform
+        try:
+            # One TLS context per client: ansible-core otherwise builds one, and loads
+            # the CA store, on every request (about 28 ms each).
+            context = make_context(cafile=ca_path, validate_certs=validate_certs)
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"ca_path {ca_path!r} cannot be used as a CA bundle ({error}): "
+                "give the path of a PEM file holding the CA certificate(s)"
+            ) from None
         self._request = Request(
-            validate_certs=validate_certs,
-            ca_path=ca_path,
             http_agent=user_agent,
             use_netrc=False,
             follow_redirects="none",
+            context=context,
         )
 
     def __repr__(self):

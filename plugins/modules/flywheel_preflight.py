@@ -229,7 +229,7 @@ def check_endpoint(endpoint):
     except ApiError as error:
         return _result("endpoint", name, detail=str(error))
     except ValueError as error:
-        return _result("endpoint", name, detail=f"bad url: {error}")
+        return _result("endpoint", name, detail=str(error))
     version = None
     if endpoint["version_url"]:
         try:

@@ -713,3 +713,9 @@ def test_tls_without_validation_succeeds(https_server, make_client):
 def test_bad_base_url_is_rejected():
     with pytest.raises(ValueError, match="http:// or https://"):
         ApiClient("gitlab.example.com")
+
+
+def test_unusable_ca_path_is_a_clear_value_error(tmp_path):
+    not_a_bundle = tmp_path / "missing.pem"
+    with pytest.raises(ValueError, match="ca_path .* cannot be used as a CA bundle"):
+        ApiClient("https://127.0.0.1:9", ca_path=str(not_a_bundle))
