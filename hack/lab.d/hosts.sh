@@ -127,15 +127,22 @@ hosts_start() {
     image=
   fi
   if [ -z "$image" ]; then
-    # aardvark-dns, started with the network's first container, complains on machines
-    # without /dev/log and then works; only that line is dropped.
-    podman run --detach --name "$name" --hostname "$name" --network "$HOSTS_NETWORK" \
-      --label "$HOSTS_LABEL" --systemd=always "$HOSTS_IMAGE" /sbin/init \
-      2> >(grep -v '^failed to connect to syslog' >&2) >/dev/null ||
-      die "starting $name failed"
+    hosts_podman_quiet "$name" run --detach --name "$name" --hostname "$name" \
+      --network "$HOSTS_NETWORK" --label "$HOSTS_LABEL" --systemd=always "$HOSTS_IMAGE" /sbin/init
   elif [ "$(hosts_state "$name")" != running ]; then
-    podman start "$name" >/dev/null || die "starting $name failed"
+    hosts_podman_quiet "$name" start "$name"
   fi
+}
+
+# Runs a podman command that may start the network's aardvark-dns, with its output in a
+# log file rather than on our stdout/stderr: the daemon inherits them, and a caller
+# reading them through a pipe (pytest, a CI log) would wait for it forever. aardvark-dns
+# also says "failed to connect to syslog" on machines without /dev/log, and then works.
+hosts_podman_quiet() {
+  local name=$1 output=$FLYWHEEL_LAB_DIR/log/hosts-$1.log
+  shift
+  mkdir -p "$(dirname "$output")"
+  podman "$@" >"$output" 2>&1 || { cat "$output" >&2; die "podman $1 $name failed"; }
 }
 
 # Waits for systemd inside NAME to finish booting. A degraded boot is reported with its

@@ -30,7 +30,8 @@ ensure_debs() {
     apt-get update -qq >/dev/null
     FLYWHEEL_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (a parallel job, unattended upgrades) holds the lock for a while at most.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # go_install_cached NAME VERSION PACKAGE@VERSION: builds a Go command once into

@@ -93,6 +93,7 @@ class HeadscaleApi:
         self._version = version
         self._probed = False
         self._raw_nodes = {}
+        self._policy_in_file = False
 
     # Version -----------------------------------------------------------------
 
@@ -412,29 +413,44 @@ class HeadscaleApi:
     # Policy ------------------------------------------------------------------
 
     def get_policy(self):
-        """(HuJSON text or None when the database holds none yet, etag=None)."""
+        """(HuJSON text or None when the database holds none yet, etag=None).
+
+        Only a policy kept in the database has an ``updatedAt``
+        (``grpcv1.go: GetPolicy``); without one the server reads a file.
+        """
         try:
             answer = self.client.get("/api/v1/policy")
         except ApiError as error:
-            # grpcv1.go: GetPolicy wraps gorm's "acl policy not found" (code 2).
-            if error.status == 500 and "policy not found" in (error.message or ""):
+            message = error.message or ""
+            # GetPolicy wraps gorm's "acl policy not found" (code 2, HTTP 500).
+            if error.status == 500 and "policy not found" in message:
+                return None, None
+            if error.status == 500 and "reading policy from path" in message:
+                self._policy_in_file = True
                 return None, None
             raise
+        self._policy_in_file = not answer.body.get("updatedAt")
         return answer.body.get("policy") or None, None
+
+    def check_policy_writable(self):
+        if self._policy_in_file:
+            raise self._policy_file_error()
+
+    def _policy_file_error(self):
+        return Unsupported(
+            f"{self.describe()} keeps its policy in a file (policy.mode: file), so "
+            "the API cannot change it. Either edit the file named by policy.path and "
+            "restart or reload Headscale, or set policy.mode: database in its "
+            "configuration to manage the policy with this module.",
+            field="policy",
+        )
 
     def set_policy(self, text, etag=None):
         try:
             self.client.put("/api/v1/policy", json={"policy": text})
         except ApiError as error:
             if POLICY_FILE_MODE in (error.message or ""):
-                raise Unsupported(
-                    f"{self.describe()} keeps its policy in a file (policy.mode: "
-                    "file), so the API cannot change it. Either edit the file named "
-                    "by policy.path and restart or reload Headscale, or set "
-                    "policy.mode: database in its configuration to manage the policy "
-                    "with this module.",
-                    field="policy",
-                ) from None
+                raise self._policy_file_error() from None
             raise
 
 

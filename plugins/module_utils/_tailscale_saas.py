@@ -287,6 +287,9 @@ class TailscaleApi:
         )
         return answer.body, answer.header("ETag")
 
+    def check_policy_writable(self):
+        """The SaaS policy is always the API's to change."""
+
     def validate_policy(self, text):
         """None if the policy is valid, else the API's message (with its details)."""
         answer = self.client.post(

@@ -21,7 +21,7 @@ description:
     never overwritten (the module fails and says so).
   - Headscale - reads and writes C(/api/v1/policy). This works only when the server
     keeps its policy in the database (C(policy.mode) set to C(database)); with a policy file
-    the module fails and explains how to change it.
+    the module fails, in check mode too, and explains how to change it.
 author:
   - GloriousFlywheel developers
 extends_documentation_fragment:
@@ -167,6 +167,7 @@ def main():
         before = current_data(value)
         changed = before is None or canonical(before) != canonical(wanted)
         if changed:
+            api.check_policy_writable()
             if api.control_plane == TAILSCALE and module.params["validate"]:
                 problem = api.validate_policy(text)
                 if problem:

@@ -451,6 +451,7 @@ POLICY_PLAYBOOK = """
 def test_policy_round_trip_data_and_hujson(
     run_playbook, tailnet_lab, conn, hs, lab_policy
 ):
+    hs.set_policy(json.dumps({"acls": POLICY["acls"]}))
     other = dict(
         POLICY, acls=[{"action": "accept", "src": ["group:tsmod"], "dst": ["*:22"]}]
     )
@@ -465,8 +466,9 @@ def test_policy_round_trip_data_and_hujson(
     )
     assert run.returncode == 0, run.stdout[-3000:]
     data = task_result(run, "data")
-    if data["changed"]:
-        assert '"tag:tsmod"' in data["diff"]["after"]
+    assert data["changed"] is True
+    assert '"tag:tsmod"' in data["diff"]["after"]
+    assert '"tag:tsmod"' not in data["diff"]["before"]
     assert task_result(run, "data again")["changed"] is False
     hujson = task_result(run, "hujson")
     assert hujson["changed"] is False, "comments and commas are not a change"
@@ -501,15 +503,20 @@ def test_policy_kept_in_a_file_is_explained(tmp_path):
         "0.27.1", tmp_path, policy_mode="file", policy_text='{"acls": []}\n'
     ).start()
     try:
-        result = run_module(
-            tailscale_policy.main, dict(server.connection(), policy=POLICY)
-        )
+        args = dict(server.connection(), policy=POLICY)
+        checked = run_module(tailscale_policy.main, args, check_mode=True)
+        result = run_module(tailscale_policy.main, args)
+        same = run_module(tailscale_policy.main, dict(args, policy={"acls": []}))
     finally:
         server.stop()
-    assert result["failed"] and result["field"] == "policy"
-    assert "keeps its policy in a file" in result["msg"]
-    assert "policy.mode: database" in result["msg"]
-    assert server.api_key not in result["_stdout"]
+    for failed in (checked, result):
+        assert failed["failed"] and failed["field"] == "policy"
+        assert "keeps its policy in a file" in failed["msg"]
+        assert "policy.mode: database" in failed["msg"]
+        assert server.api_key not in failed["_stdout"]
+    # Reading a file-kept policy works; only a change needs the database.
+    assert same["changed"] is False and not same.get("failed")
+    assert (tmp_path / "policy.hujson").read_text() == '{"acls": []}\n'
 
 
 @pytest.mark.parametrize("version", ["0.25.1", "0.28.0"])
@@ -559,6 +566,34 @@ def test_key_and_policy_api_shapes_of_other_versions(tmp_path, version):
             unsupported["failed"] and "No device with name=nope" in unsupported["msg"]
         )
     finally:
+        server.stop()
+
+
+def test_headscale_028_tags_are_the_nodes_identity(tmp_path, tailnet_lab):
+    server = HeadscaleServer("0.28.0", tmp_path).start()
+    node = None
+    try:
+        args = server.connection()
+        assert run_module(tailscale_policy.main, dict(args, policy=POLICY))["changed"]
+        created = run_module(tailscale_auth_key.main, dict(args, user="lab"))
+        node = start_node("tsmod-28", tailnet_lab["TAILSCALE_BIN"])
+        node.up(server.url, created["key"], "tsmod-28")
+        node.wait_online()
+        tagged = run_module(
+            tailscale_device.main, dict(args, name="tsmod-28", tags=["tag:tsmod"])
+        )
+        assert tagged["changed"] and tagged["device"]["tags"] == ["tag:tsmod"]
+        (stored,) = server.request("GET", "/api/v1/node")["nodes"]
+        assert stored["tags"] == ["tag:tsmod"] and "forcedTags" not in stored
+        again = run_module(
+            tailscale_device.main, dict(args, name="tsmod-28", tags=["tag:tsmod"])
+        )
+        assert again["changed"] is False
+        untag = run_module(tailscale_device.main, dict(args, name="tsmod-28", tags=[]))
+        assert untag["failed"] and "cannot remove every tag" in untag["msg"]
+    finally:
+        if node is not None:
+            node.stop()
         server.stop()
 
 

@@ -15,6 +15,7 @@ left out; ipn/prefs.go: the JSON of `tailscale debug prefs`.
 """
 
 import json
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -122,13 +123,28 @@ def commands_named(calls, name):
     return [call for call in calls if call.split()[1:2] == [name]]
 
 
+def delete_headscale_node(env, node_id):
+    try:
+        headscale(env, "DELETE", f"/api/v1/node/{node_id}")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+
+
 @pytest.fixture
 def fresh_node(tailnet_lab, request):
-    """A userspace tailscaled that never logged in, named after the test."""
+    """A userspace tailscaled that never logged in, named after the test.
+
+    At the end it logs out and stops, and its Headscale record (kept for nodes of
+    non-ephemeral keys) is deleted: the lab is shared.
+    """
     name = "tsn-" + request.node.name.removeprefix("test_")[:20].replace("_", "-")
     node = start_node(name.rstrip("-"), tailnet_lab["TAILSCALE_BIN"])
     yield node
+    node_id = node.status()["Self"]["ID"]
     node.stop()
+    if node_id:
+        delete_headscale_node(tailnet_lab, node_id)
 
 
 @pytest.fixture
@@ -349,7 +365,10 @@ def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
         prefs = runner.prefs()
         assert (prefs["ExitNodeID"], prefs["ExitNodeIP"]) == ("", "")
     finally:
+        gateway_id = gateway.status()["Self"]["ID"]
         gateway.stop()
+        if gateway_id:
+            delete_headscale_node(tailnet_lab, gateway_id)
 
 
 def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
