@@ -17,7 +17,7 @@ description:
     caching (O(cache)) skips even that request.
   - The configuration file's name must end in C(tailnet.yml) or C(tailnet.yaml).
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -271,11 +271,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         constructed = bool(compose or groups or keyed_groups)
 
         tag_groups = {}
+        renamed = []
         added = 0
         for device in devices:
             if not self._keep(device, online_only, include, exclude, systems):
                 continue
-            host = self._host_name(device, name_source)
+            host = self._host_name(device, name_source, renamed)
             if host is None:
                 continue
             self.inventory.add_host(host)
@@ -312,18 +313,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add_host_to_keyed_groups(
                     keyed_groups, variables, host, strict=strict
                 )
+        self._warn_renamed(renamed, name_source)
         return added
 
-    def _host_name(self, device, source):
+    def _host_name(self, device, source, renamed):
         name = device.get(source) or None
-        if name is None or name in self.inventory.hosts:
-            fallback = str(device["id"])
-            if fallback in self.inventory.hosts:
-                return None
-            why = f"no {source}" if name is None else f"the {source} of another device"
-            self.display.warning(
-                f"tailnet inventory: device {device['id']} has {why} ({name}); "
-                f"it is named {fallback}."
+        if name is not None and name not in self.inventory.hosts:
+            return name
+        fallback = str(device["id"])
+        if fallback in self.inventory.hosts:
+            return None
+        renamed.append((device["id"], name))
+        return fallback
+
+    def _warn_renamed(self, renamed, source):
+        if not renamed:
+            return
+        missing = [i for i, name in renamed if name is None]
+        taken = [f"{i} ({name})" for i, name in renamed if name is not None]
+        parts = []
+        if missing:
+            hint = " (set base_domain for Headscale)" if source == "fqdn" else ""
+            parts.append(
+                f"{len(missing)} without a {source}{hint}, e.g. {', '.join(missing[:3])}"
             )
-            return fallback
-        return name
+        if taken:
+            parts.append(
+                f"{len(taken)} whose {source} another device has, e.g. "
+                + ", ".join(taken[:3])
+            )
+        self.display.warning(
+            "tailnet inventory: devices named by their id instead: " + "; ".join(parts)
+        )

@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.glorious.flywheel.plugins.module_utils._http_client import (
-    quote_segment,
-)
-
 API_PREFIX = "api/v4/"
 PER_PAGE = 100  # the maximum GitLab serves on one page
 

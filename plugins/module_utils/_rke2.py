@@ -55,6 +55,18 @@ MUST_MATCH_KEYS = (
     "egress-selector-mode",
     "service-cidr",
 )
+# Flags of `rke2 server` that `rke2 agent` does not have: a cluster-wide layer may set
+# them, an agent's file leaves them out.
+SERVER_ONLY_KEYS = MUST_MATCH_KEYS[1:] + (
+    "tls-san",
+    "cni",
+    "disable",
+    "advertise-address",
+    "write-kubeconfig-mode",
+    "etcd-snapshot-schedule-cron",
+    "etcd-snapshot-retention",
+    "cluster-init",
+)
 SECRET_KEYS = ("token", "agent-token")
 REDACTED = "<redacted>"
 KNOWN_CNIS = ("canal", "calico", "cilium", "flannel", "multus", "none")
@@ -66,6 +78,14 @@ class Rke2Error(Exception):
     """A problem with the node's RKE2 that the calling module reports as a failure."""
 
 
+def for_role(config, role):
+    """The configuration without the keys an agent does not take, and those keys."""
+    if role != "agent":
+        return config, []
+    dropped = sorted(key for key in config if key in SERVER_ONLY_KEYS)
+    return {key: value for key, value in config.items() if key not in dropped}, dropped
+
+
 def merge_layers(layers):
     """Merge configuration dicts, later ones winning; ``key+`` appends to ``key``."""
     merged = {}
@@ -74,7 +94,9 @@ def merge_layers(layers):
             if key.endswith("+"):
                 base = key[:-1]
                 current = merged.get(base, [])
-                current = list(current) if isinstance(current, (list, tuple)) else [current]
+                current = (
+                    list(current) if isinstance(current, (list, tuple)) else [current]
+                )
                 extra = list(value) if isinstance(value, (list, tuple)) else [value]
                 merged[base] = current + [item for item in extra if item not in current]
             else:
@@ -89,7 +111,10 @@ def _scalar(key, value):
         return str(value)
     if isinstance(value, str):
         return json.dumps(value)
-    raise Rke2Error("%s: RKE2 configuration values are scalars or lists of scalars, not %s" % (key, type(value).__name__))
+    raise Rke2Error(
+        "%s: RKE2 configuration values are scalars or lists of scalars, not %s"
+        % (key, type(value).__name__)
+    )
 
 
 def render_config(config, header=None):
@@ -109,7 +134,10 @@ def render_config(config, header=None):
 
 
 def redact(config):
-    return {key: (REDACTED if key in SECRET_KEYS and value else value) for key, value in config.items()}
+    return {
+        key: (REDACTED if key in SECRET_KEYS and value else value)
+        for key, value in config.items()
+    }
 
 
 def normalise(value):
@@ -127,7 +155,10 @@ def must_match_mismatches(configs, keys=MUST_MATCH_KEYS):
     for key in keys:
         values = {host: normalise(config.get(key)) for host, config in configs.items()}
         if len({json.dumps(value) for value in values.values()}) > 1:
-            shown = {host: (REDACTED if key in SECRET_KEYS and value else value) for host, value in values.items()}
+            shown = {
+                host: (REDACTED if key in SECRET_KEYS and value else value)
+                for host, value in values.items()
+            }
             mismatches[key] = shown
     return mismatches
 
@@ -138,15 +169,13 @@ def validate(config, role):
     cni = config.get("cni")
     for name in cni if isinstance(cni, (list, tuple)) else ([cni] if cni else []):
         if name not in KNOWN_CNIS:
-            problems.append("unknown cni %r (known: %s)" % (name, ", ".join(KNOWN_CNIS)))
+            problems.append(
+                "unknown cni %r (known: %s)" % (name, ", ".join(KNOWN_CNIS))
+            )
     if role == "agent" and not config.get("server"):
         problems.append("an agent needs 'server' (https://<server>:9345)")
     if config.get("server") and not config.get("token"):
         problems.append("joining %s needs 'token'" % config["server"])
-    if role == "agent":
-        server_only = sorted(key for key in config if key in MUST_MATCH_KEYS or key in ("tls-san", "cni", "disable"))
-        if server_only:
-            problems.append("server-only keys on an agent: %s" % ", ".join(server_only))
     return problems
 
 
@@ -162,7 +191,9 @@ def run(module, args, check_rc=True):
     """Run the rke2 CLI through AnsibleModule.run_command; return (rc, stdout, stderr)."""
     rc, out, err = module.run_command(args)
     if check_rc and rc != 0:
-        raise Rke2Error("%s failed (rc=%s): %s" % (" ".join(args), rc, (err or out).strip()))
+        raise Rke2Error(
+            "%s failed (rc=%s): %s" % (" ".join(args), rc, (err or out).strip())
+        )
     return rc, out, err
 
 
@@ -189,14 +220,22 @@ def service_state(unit):
     state = {}
     for verb, field in (("is-active", "active"), ("is-enabled", "enabled")):
         try:
-            completed = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True, check=False)
+            completed = subprocess.run(
+                ["systemctl", verb, unit], capture_output=True, text=True, check=False
+            )
             state[field] = completed.stdout.strip() or completed.stderr.strip() or None
         except FileNotFoundError:
             state[field] = None
     return state
 
 
-_KUBECONFIG_KEYS = ("server", "certificate-authority-data", "client-certificate-data", "client-key-data", "token")
+_KUBECONFIG_KEYS = (
+    "server",
+    "certificate-authority-data",
+    "client-certificate-data",
+    "client-key-data",
+    "token",
+)
 
 
 def read_kubeconfig(path):
@@ -206,7 +245,9 @@ def read_kubeconfig(path):
         raise Rke2Error("no kubeconfig at %s" % path)
     found = {}
     for key in _KUBECONFIG_KEYS:
-        match = re.search(r'^\s*"?%s"?\s*:\s*"?([^"\s,]+)"?' % re.escape(key), text, re.MULTILINE)
+        match = re.search(
+            r'^\s*"?%s"?\s*:\s*"?([^"\s,]+)"?' % re.escape(key), text, re.MULTILINE
+        )
         if match:
             found[key] = match.group(1)
     if "server" not in found:
@@ -223,9 +264,18 @@ def rewrite_server(text, url):
         port = new.port or old.port
         host = new.hostname if ":" not in new.hostname else "[%s]" % new.hostname
         netloc = host + (":%d" % port if port else "")
-        return match.group(1) + urllib.parse.urlunsplit((old.scheme, netloc, old.path, "", "")) + match.group(3)
+        return (
+            match.group(1)
+            + urllib.parse.urlunsplit((old.scheme, netloc, old.path, "", ""))
+            + match.group(3)
+        )
 
-    return re.sub(r'(^\s*"?server"?\s*:\s*"?)(https?://[^"\s,]+)("?)', replace, text, flags=re.MULTILINE)
+    return re.sub(
+        r'(^\s*"?server"?\s*:\s*"?)(https?://[^"\s,]+)("?)',
+        replace,
+        text,
+        flags=re.MULTILINE,
+    )
 
 
 def get_node(kubeconfig_path, node_name, timeout=10):
@@ -234,19 +284,32 @@ def get_node(kubeconfig_path, node_name, timeout=10):
     with tempfile.TemporaryDirectory(prefix="rke2-") as tmp:
         context = ssl.create_default_context()
         if "certificate-authority-data" in creds:
-            context.load_verify_locations(cadata=base64.b64decode(creds["certificate-authority-data"]).decode())
+            context.load_verify_locations(
+                cadata=base64.b64decode(creds["certificate-authority-data"]).decode()
+            )
         if "client-certificate-data" in creds and "client-key-data" in creds:
             cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-            for path, data in ((cert, creds["client-certificate-data"]), (key, creds["client-key-data"])):
-                with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as handle:
+            for path, data in (
+                (cert, creds["client-certificate-data"]),
+                (key, creds["client-key-data"]),
+            ):
+                with open(
+                    os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb"
+                ) as handle:
                     handle.write(base64.b64decode(data))
             context.load_cert_chain(cert, key)
-        url = creds["server"].rstrip("/") + "/api/v1/nodes/" + urllib.parse.quote(node_name)
+        url = (
+            creds["server"].rstrip("/")
+            + "/api/v1/nodes/"
+            + urllib.parse.quote(node_name)
+        )
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if "token" in creds:
             request.add_header("Authorization", "Bearer " + creds["token"])
         try:
-            with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+            with urllib.request.urlopen(
+                request, context=context, timeout=timeout
+            ) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
@@ -260,11 +323,15 @@ def node_summary(node):
     if node is None:
         return {"exists": False, "ready": False, "kubelet_version": None, "labels": {}}
     conditions = node.get("status", {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+    )
     return {
         "exists": True,
         "ready": ready,
-        "kubelet_version": node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion"),
+        "kubelet_version": node.get("status", {})
+        .get("nodeInfo", {})
+        .get("kubeletVersion"),
         "labels": node.get("metadata", {}).get("labels") or {},
     }
 
@@ -279,5 +346,12 @@ def parse_snapshot_list(text):
         match = SNAPSHOT_LINE.match(line.strip())
         if match and match.group(1) != "Name":
             name, location, size, created = match.groups()
-            snapshots.append({"name": name, "location": location, "size": int(size), "created": created})
+            snapshots.append(
+                {
+                    "name": name,
+                    "location": location,
+                    "size": int(size),
+                    "created": created,
+                }
+            )
     return snapshots

@@ -130,19 +130,29 @@ def tailnet_errors(module, msg=None):
         module.fail_json(msg=text, field=error.field)
 
 
-def select_devices(api, name=None, device_id=None, address=None):
-    """The devices matching the selectors (one GET by id when only an id is given)."""
+def select_devices(api, name=None, device_id=None, address=None, renamed_to=None):
+    """The devices matching the selectors (one GET by id when only an id is given).
+
+    ``renamed_to``: when nothing matches, the devices with that name instead (an
+    earlier run renamed the device).
+    """
     if device_id is not None and name is None and address is None:
         device = api.get_device(device_id)
         return [device] if device is not None else []
-    return find_devices(
-        api.list_devices(), name=name, device_id=device_id, address=address
-    )
+    devices = api.list_devices()
+    found = find_devices(devices, name=name, device_id=device_id, address=address)
+    if not found and renamed_to:
+        found = find_devices(devices, name=renamed_to)
+    return found
 
 
-def one_device(api, name=None, device_id=None, address=None, required=True):
+def one_device(
+    api, name=None, device_id=None, address=None, required=True, renamed_to=None
+):
     """The single device matching the selectors; TailnetError for none or several."""
-    found = select_devices(api, name=name, device_id=device_id, address=address)
+    found = select_devices(
+        api, name=name, device_id=device_id, address=address, renamed_to=renamed_to
+    )
     where = describe_selector(name=name, device_id=device_id, address=address)
     if len(found) > 1:
         ids = ", ".join(f"{d['name']} (id {d['id']})" for d in found)

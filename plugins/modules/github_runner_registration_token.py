@@ -38,6 +38,7 @@ options:
         Enterprise Server.
       - Read from the E(GITHUB_API_URL) environment variable when not set.
     type: str
+    required: false
     default: https://api.github.com
   api_token:
     description:

@@ -50,6 +50,7 @@ options:
       - Base URL of GitLab, for example V(https://gitlab.example.com) (without C(/api/v4)).
       - Read from the E(GITLAB_URL) environment variable when not set.
     type: str
+    required: false
     default: https://gitlab.com
   api_token:
     description:
@@ -173,7 +174,6 @@ options:
         description: Key of the token in the Secret.
         type: str
         default: runner-token
-        no_log: false
       kubeconfig:
         description: Path to a kubeconfig; the in-cluster or default configuration when not set.
         type: path

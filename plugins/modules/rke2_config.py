@@ -16,9 +16,10 @@ description:
     under C(config.yaml.d/)) with mode C(0600), since it holds the join token.
   - A later layer replaces a key of an earlier one; a key ending in C(+) appends to the list
     of the key without it, as RKE2 itself does across drop-ins.
+  - For an agent, leaves out the keys only servers take (C(cni), C(tls-san), C(cluster-cidr),
+    ...), so one cluster-wide layer serves both; RV(ignored_keys) lists them.
   - Validates the merged configuration before writing (unknown CNI, a join without a token,
-    an agent without a server, server-only keys on an agent) and fails without touching the
-    file.
+    an agent without a server) and fails without touching the file.
   - Returns RV(must_match), the values of the keys that must be identical on every server
     (secrets as SHA-256 digests), so that a play can compare them across servers before it
     changes any host.
@@ -102,6 +103,12 @@ must_match:
   returned: always
   type: dict
   sample: {"cluster-cidr": "10.42.0.0/16"}
+ignored_keys:
+  description: Keys left out because the node is an agent.
+  returned: always
+  type: list
+  elements: str
+  sample: [cni, tls-san]
 restart_required:
   description: Whether the content changed, so that the RKE2 service must restart to apply it.
   returned: always
@@ -134,15 +141,24 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "layers": {"type": "list", "elements": "dict", "required": True},
-            "role": {"type": "str", "choices": ["server", "agent"], "default": "server"},
+            "role": {
+                "type": "str",
+                "choices": ["server", "agent"],
+                "default": "server",
+            },
             "path": {"type": "path", "default": _rke2.CONFIG_PATH},
             "validate_only": {"type": "bool", "default": False},
-            "header": {"type": "str", "default": "Managed by glorious.flywheel.rke2_config; local edits are overwritten."},
+            "header": {
+                "type": "str",
+                "default": "Managed by glorious.flywheel.rke2_config; local edits are overwritten.",
+            },
         },
         supports_check_mode=True,
     )
     params = module.params
-    config = _rke2.merge_layers(params["layers"])
+    config, ignored = _rke2.for_role(
+        _rke2.merge_layers(params["layers"]), params["role"]
+    )
     for key in _rke2.SECRET_KEYS:
         if config.get(key):
             module.no_log_values.add(str(config[key]))
@@ -156,10 +172,15 @@ def main():
         "path": params["path"],
         "config": _rke2.redact(config),
         "must_match": must_match_values(config),
+        "ignored_keys": ignored,
         "restart_required": False,
     }
     if problems:
-        module.fail_json(msg="invalid RKE2 %s configuration: %s" % (params["role"], "; ".join(problems)), **result)
+        module.fail_json(
+            msg="invalid RKE2 %s configuration: %s"
+            % (params["role"], "; ".join(problems)),
+            **result,
+        )
     if params["validate_only"]:
         module.exit_json(**result)
 

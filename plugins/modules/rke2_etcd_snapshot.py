@@ -113,13 +113,19 @@ from ansible_collections.glorious.flywheel.plugins.module_utils import _rke2
 
 def listing(module, binary):
     _rc, out, _err = _rke2.run(module, [binary, "etcd-snapshot", "ls"])
-    return sorted(_rke2.parse_snapshot_list(out), key=lambda snap: (snap["created"], snap["name"]))
+    return sorted(
+        _rke2.parse_snapshot_list(out), key=lambda snap: (snap["created"], snap["name"])
+    )
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "command": {"type": "str", "choices": ["save", "list", "delete", "prune"], "default": "list"},
+            "command": {
+                "type": "str",
+                "choices": ["save", "list", "delete", "prune"],
+                "default": "list",
+            },
             "name": {"type": "str", "default": "on-demand"},
             "snapshots": {"type": "list", "elements": "str", "default": []},
             "retention": {"type": "int", "default": 5},
@@ -140,15 +146,32 @@ def main():
         elif command == "delete":
             going = [snap for snap in before if snap["name"] in params["snapshots"]]
             if going:
-                args = [binary, "etcd-snapshot", "delete"] + [snap["name"] for snap in going]
+                args = [binary, "etcd-snapshot", "delete"] + [
+                    snap["name"] for snap in going
+                ]
         elif command == "prune":
             if params["retention"] < 1:
                 module.fail_json(msg="retention must be at least 1")
-            matching = [snap for snap in before if snap["name"].startswith(params["name"])]
+            matching = [
+                snap for snap in before if snap["name"].startswith(params["name"])
+            ]
             going = matching[: max(0, len(matching) - params["retention"])]
             if going:
-                args = [binary, "etcd-snapshot", "prune", "--name", params["name"], "--snapshot-retention", str(params["retention"])]
-        result = {"changed": args is not None, "snapshots": before, "created": [], "removed": going}
+                args = [
+                    binary,
+                    "etcd-snapshot",
+                    "prune",
+                    "--name",
+                    params["name"],
+                    "--snapshot-retention",
+                    str(params["retention"]),
+                ]
+        result = {
+            "changed": args is not None,
+            "snapshots": before,
+            "created": [],
+            "removed": going,
+        }
         if args is None or module.check_mode:
             module.exit_json(**result)
         _rke2.run(module, args)
@@ -158,7 +181,10 @@ def main():
         result["created"] = [snap for snap in after if snap["name"] not in names]
         result["removed"] = [snap for snap in before if snap["name"] not in after_names]
         if command == "save" and not result["created"]:
-            module.fail_json(msg="rke2 etcd-snapshot save reported success but no new snapshot is listed", **result)
+            module.fail_json(
+                msg="rke2 etcd-snapshot save reported success but no new snapshot is listed",
+                **result,
+            )
     except _rke2.Rke2Error as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

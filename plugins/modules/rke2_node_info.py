@@ -120,12 +120,19 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    binary = module.get_bin_path(params["rke2_bin"]) if "/" not in params["rke2_bin"] else params["rke2_bin"]
+    binary = (
+        module.get_bin_path(params["rke2_bin"])
+        if "/" not in params["rke2_bin"]
+        else params["rke2_bin"]
+    )
     version = None
     if binary and os.path.exists(binary):
         rc, out, err = _rke2.run(module, [binary, "--version"], check_rc=False)
         if rc != 0:
-            module.fail_json(msg="%s --version failed (rc=%s): %s" % (binary, rc, (err or out).strip()))
+            module.fail_json(
+                msg="%s --version failed (rc=%s): %s"
+                % (binary, rc, (err or out).strip())
+            )
         version = _rke2.version_string(out)
     token_path = os.path.join(params["data_dir"], "server", "node-token")
     result = {
@@ -136,14 +143,18 @@ def main():
         "token_path": token_path,
         "kubeconfig_path": params["kubeconfig"],
         "kubeconfig_present": os.path.exists(params["kubeconfig"]),
-        "services": {unit: _rke2.service_state(unit) for unit in ("rke2-server", "rke2-agent")},
+        "services": {
+            unit: _rke2.service_state(unit) for unit in ("rke2-server", "rke2-agent")
+        },
     }
     if params["node_name"]:
         if not result["kubeconfig_present"]:
             result["node"] = _rke2.node_summary(None)
         else:
             try:
-                result["node"] = _rke2.node_summary(_rke2.get_node(params["kubeconfig"], params["node_name"]))
+                result["node"] = _rke2.node_summary(
+                    _rke2.get_node(params["kubeconfig"], params["node_name"])
+                )
             except _rke2.Rke2Error as exc:
                 module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)

@@ -25,7 +25,7 @@ description:
     a diff, a warning or an error message. Set the task keyword C(no_log) to true, since
     Ansible shows every returned value with C(-v).
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.tailnet
   - glorious.flywheel.api_connection
@@ -317,6 +317,11 @@ def present(module, api):
             module.warn("Headscale keys have no description; description is ignored.")
         if params["user"] is not None:
             user = api.find_user(params["user"])
+    elif params["user"] is not None:
+        module.warn(
+            "user is ignored on Tailscale: a key belongs to the API token's user, or "
+            "to the tailnet when made with an OAuth client."
+        )
 
     if params["key"]:
         record = api.find_key(params["key"], user)

@@ -15,7 +15,7 @@ description:
     with their properties, the same keys on both control planes.
   - Never returns a key's secret, also where the API lists it (Headscale before 0.28).
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.tailnet
   - glorious.flywheel.api_connection

@@ -20,7 +20,7 @@ description:
   - Returns the device's normalised facts, the same on both control planes (see
     M(glorious.flywheel.tailscale_device_info)).
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.tailnet
   - glorious.flywheel.api_connection
@@ -58,7 +58,8 @@ options:
     description:
       - The device's tags, exactly; each starts with C(tag:).
       - Headscale up to 0.27 sets them as forced tags (kept apart from the tags a node
-        advertises); Headscale 0.28 and later cannot remove every tag from a node.
+        advertises). From 0.28 tags are a node's identity - tagging a user's node makes
+        it a tagged node for good, and every tag cannot be removed.
     type: list
     elements: str
   routes:
@@ -220,18 +221,18 @@ def apply(api, device, changes):
 
 
 def find(api, params, required):
-    selector = {
-        "name": params["name"],
-        "device_id": params["id"],
-        "address": params["address"],
-    }
-    device = one_device(api, required=False, **selector)
-    if device is None and params["name"] and params["new_name"]:
-        # Renamed by an earlier run: the new name finds it.
-        device = one_device(api, name=short_name(params["new_name"]), required=False)
-    if device is None and required:
-        one_device(api, required=True, **selector)
-    return device
+    renamed_to = None
+    if params["name"] and params["new_name"]:
+        # An earlier run renamed it: the new name finds it.
+        renamed_to = short_name(params["new_name"])
+    return one_device(
+        api,
+        name=params["name"],
+        device_id=params["id"],
+        address=params["address"],
+        required=required,
+        renamed_to=renamed_to,
+    )
 
 
 def main():

@@ -15,7 +15,7 @@ description:
     normalised facts that have the same keys on both control planes.
   - Optionally narrows the list by name, id, address, tags, online state or OS.
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.tailnet
   - glorious.flywheel.api_connection

@@ -23,7 +23,7 @@ description:
     keeps its policy in the database (C(policy.mode) set to C(database)); with a policy file
     the module fails, in check mode too, and explains how to change it.
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.tailnet
   - glorious.flywheel.api_connection

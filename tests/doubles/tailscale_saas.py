@@ -107,11 +107,11 @@ class TailscaleSaas(Double):
 
     def _authenticate(self, request):
         header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
+        scheme, value = (header.split(" ", 1) + [""])[:2]
         token = None
         if scheme == "Basic":
             try:
-                user, _, _password = base64.b64decode(value).decode().partition(":")
+                user = base64.b64decode(value).decode().split(":", 1)[0]
             except ValueError:
                 user = None
             token = user

@@ -17,6 +17,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 from headscale_servers import HeadscaleServer
@@ -90,11 +91,17 @@ def raw_node(tailnet_lab, node_id):
         return json.load(response)["node"]
 
 
-def join(tailnet_lab, conn, hostname, *extra_args, **key_args):
-    """Starts a userspace node and joins it with a key the module creates.
+@dataclass
+class Joined:
+    """A userspace node joined to the lab, its device facts, the one-off key it used."""
 
-    Returns (node, device facts, the one-off key it used).
-    """
+    node: object
+    device: dict
+    key: str
+
+
+def join(tailnet_lab, conn, hostname, *extra_args, **key_args):
+    """Starts a userspace node and joins it with a key the module creates."""
     created = run_module(
         tailscale_auth_key.main, dict(conn, user="lab", expiry_seconds=600, **key_args)
     )
@@ -109,21 +116,21 @@ def join(tailnet_lab, conn, hostname, *extra_args, **key_args):
     ip = status["Self"]["TailscaleIPs"][0]
     info = run_module(tailscale_device_info.main, dict(conn, address=ip))
     (device,) = info["devices"]
-    return node, device, created["key"]
+    return Joined(node, device, created["key"])
 
 
 @pytest.fixture(scope="module")
 def node_a(tailnet_lab, conn, hs):
-    node, device, key = join(
+    joined = join(
         tailnet_lab,
         conn,
         "tsmod-a",
         f"--advertise-routes={ROUTE}",
         "--advertise-exit-node",
     )
-    yield node, device, key
-    node.stop()
-    gone = hs.get_device(device["id"])
+    yield joined
+    joined.node.stop()
+    gone = hs.get_device(joined.device["id"])
     if gone is not None:
         hs.delete(gone)
 
@@ -131,7 +138,7 @@ def node_a(tailnet_lab, conn, hs):
 @pytest.fixture
 def lab_policy(hs):
     """Puts the lab's policy back after a test that changes it (others share it)."""
-    text, _ = hs.get_policy()
+    text = hs.get_policy()[0]
     yield
     hs.set_policy(text or json.dumps({"acls": POLICY["acls"]}))
 
@@ -253,7 +260,7 @@ def test_auth_key_lifecycle_idempotence_and_check_mode(run_playbook, tailnet_lab
 
 
 def test_used_and_expired_keys_are_refused_or_replaced(conn, node_a):
-    _, _, used_key = node_a
+    used_key = node_a.key
     refused = run_module(
         tailscale_auth_key.main,
         dict(conn, user="lab", key=used_key, on_invalid="fail"),
@@ -311,7 +318,7 @@ DEVICE_PLAYBOOK = """
 def test_device_tags_routes_rename_check_mode_then_idempotent(
     run_playbook, tailnet_lab, conn, node_a
 ):
-    _, device, _ = node_a
+    device = node_a.device
     text = DEVICE_PLAYBOOK.format(conn=json.dumps(conn), route=ROUTE, check="true")
     checked = run_playbook(text, json_output=True)
     assert checked.returncode == 0, checked.stdout[-3000:]
@@ -343,7 +350,7 @@ def test_device_tags_routes_rename_check_mode_then_idempotent(
 
 
 def test_device_expiry_lookup_and_unsupported_changes(tailnet_lab, conn, node_a):
-    _, device, _ = node_a
+    device = node_a.device
     by_address = dict(conn, address=device["ipv4"])
     expired = run_module(tailscale_device.main, dict(by_address, expire=True))
     assert expired["changed"] and expired["device"]["expired"] is True
@@ -403,7 +410,8 @@ DELETE_PLAYBOOK = """
 def test_device_deletion_check_mode_then_idempotent(
     run_playbook, tailnet_lab, conn, hs
 ):
-    node, device, _ = join(tailnet_lab, conn, "tsmod-b", ephemeral=False)
+    joined = join(tailnet_lab, conn, "tsmod-b", ephemeral=False)
+    node, device = joined.node, joined.device
     try:
         args = dict(conn, id=device["id"], state="absent")
         run = run_playbook(
@@ -480,7 +488,7 @@ def test_policy_round_trip_data_and_hujson(
         and '"*:22"' not in checked["diff"]["before"]
     )
     # The server holds the data policy; check mode never wrote the other one.
-    text, _ = hs.get_policy()
+    text = hs.get_policy()[0]
     assert json.loads(text) == POLICY
 
 
@@ -490,7 +498,7 @@ def test_policy_hujson_text_is_stored_with_its_comments(conn, hs, lab_policy):
         tailscale_policy.main, dict(conn, policy=POLICY_HUJSON), diff=True
     )
     assert result["changed"] and result["policy"] == POLICY
-    text, _ = hs.get_policy()
+    text = hs.get_policy()[0]
     assert text == POLICY_HUJSON
     assert not run_module(tailscale_policy.main, dict(conn, policy=POLICY))["changed"]
 
@@ -648,7 +656,7 @@ def test_bad_input_fails_cleanly_without_secrets(tailnet_lab, conn):
 
 
 def test_inventory_groups_tagged_lab_nodes(tailnet_lab, node_a, tmp_path, ansible_env):
-    _, device, _ = node_a
+    device = node_a.device
     source = tmp_path / "lab.tailnet.yml"
     source.write_text(
         "plugin: glorious.flywheel.tailnet\n"

@@ -9,7 +9,7 @@
 #   join without `token`, write the node token (first server), copy the lab
 #   kube-apiserver's kubeconfig to /etc/rancher/rke2/rke2.yaml (servers), register a
 #   kwok-managed Node named `node-name` in the lab cluster (kwok marks it Ready), tell
-#   systemd it is ready and then idle until stopped;
+#   systemd it is ready and then keeps the Node registered until stopped;
 # - `server --cluster-reset --cluster-reset-restore-path=...` records the reset and exits;
 # - `etcd-snapshot save|ls|delete|prune` manage empty files in the snapshot directory.
 # Every invocation is appended as one JSON line to /var/log/rke2-standin.log, which the
@@ -148,8 +148,13 @@ def run(role, args):
     log("start", node_name=name, **fields)
     subprocess.run(["systemd-notify", "--ready"], check=False)
     signal.signal(signal.SIGTERM, lambda signum, frame: (log("stop", **fields), sys.exit(0)))
+    # Like a kubelet, register again when the Node is gone (the shared lab may be reset).
     while True:
-        signal.pause()
+        time.sleep(10)
+        try:
+            register_node(name, role, config)
+        except (OSError, urllib.error.URLError):
+            pass
 
 
 def snapshot(args):

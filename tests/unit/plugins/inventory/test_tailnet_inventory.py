@@ -68,6 +68,7 @@ def inventory(saas, tmp_path, ansible_env):
             env=dict(ansible_env, TAILSCALE_API_KEY=API_KEY, **(env or {})),
             text=True,
             capture_output=True,
+            check=False,
         )
         if check:
             assert completed.returncode == 0, completed.stderr[-2000:]
@@ -184,7 +185,8 @@ def test_benchmark_5000_devices(serve_double, tmp_path, ansible_env, capsys):
         check=True,
     )
     wall = time.perf_counter() - started
-    devices, _, read, added, populate = TIMING.search(listed.stdout).groups()
+    devices, source, read, added, populate = TIMING.search(listed.stdout).groups()
+    assert source == "control server"
     assert (devices, added) == ("5000", "5000")
     assert (
         len(
@@ -206,3 +208,19 @@ def test_benchmark_5000_devices(serve_double, tmp_path, ansible_env, capsys):
             f"(ansible-inventory --list wall {wall:.2f}s); "
             f"tailscale_device_info main(): {module_time:.2f}s"
         )
+
+
+def test_a_taken_name_falls_back_to_the_id_with_one_warning(inventory, saas):
+    saas.add_device("web-01", name="web-01-1.tail0123.ts.net")
+    run = inventory("hostname_source: hostname")
+    assert hosts(run.inventory) == [
+        "ci-01",
+        "laptop",
+        "n00005CNTRL",
+        "web-01",
+        "win-01",
+    ]
+    assert run.stderr.count("named by their id instead") == 1
+    assert "1 whose hostname another device has, e.g. n00005CNTRL (web-01)" in (
+        " ".join(run.stderr.split())
+    )

@@ -6,9 +6,14 @@ no write" is a measurement, not a claim of the module about itself.
 
 from __future__ import annotations
 
+import importlib.util
+import json
+
 import pytest
+import yaml
 
 from ansible_collections.glorious.flywheel.tests.doubles.gitlab import GitLab
+from ansible_collections.glorious.flywheel.tests.support import task_result
 from ansible_collections.glorious.flywheel.tests.unit.plugins.modules.attic_support import (
     output,
     play,
@@ -217,55 +222,54 @@ def test_rate_limit_is_retried_after_retry_after(gitlab, run_playbook):
     assert [r.status for r in gitlab.requests][:2] == [429, 200]
 
 
-@pytest.mark.parametrize(
-    ("options", "token_kind", "expected"),
-    [
-        (
-            {"group_id": "my-org/platform", "description": "x"},
-            "user",
+def test_bad_input_is_a_clear_message(gitlab, run_playbook):
+    cases = {
+        "group path": (
+            {"group_id": "my-org/platform"},
+            gitlab.user_token,
             "group_id must be the numeric id of the group, got 'my-org/platform'",
         ),
-        ({"group_id": "42", "description": "x"}, "wrong", "HTTP 401"),
-        (
-            {"runner_type": "instance_type", "description": "x"},
-            "user",
-            "needs an administrator token",
+        "401": ({}, "glpat-wrong", "HTTP 401 Unauthorized: 401 Unauthorized"),
+        "403 instance": (
+            {"runner_type": "instance_type"},
+            gitlab.user_token,
+            "needs an administrator token (HTTP 403",
         ),
-        ({"group_id": "99", "description": "x"}, "user", "GitLab found no group 99"),
-        (
-            {"runner_type": "galaxy_type", "description": "x"},
-            "user",
+        "404 group": (
+            {"group_id": "99"},
+            gitlab.user_token,
+            "GitLab found no group 99",
+        ),
+        "unknown scope": (
+            {"runner_type": "galaxy_type"},
+            gitlab.user_token,
             "value of runner_type must be one of",
         ),
-        (
-            {"group_id": "42", "description": "x", "maximum_timeout": 60},
-            "user",
+        "400 timeout": (
+            {"maximum_timeout": 60},
+            gitlab.user_token,
             "needs to be at least 10 minutes",
         ),
-    ],
-    ids=[
-        "group-path",
-        "401",
-        "403-instance",
-        "404-group",
-        "unknown-scope",
-        "422-timeout",
-    ],
-)
-def test_bad_input_is_a_clear_message(
-    gitlab, run_playbook, options, token_kind, expected
-):
-    token = {"user": gitlab.user_token, "wrong": "glpat-wrong"}[token_kind]
-    tasks = [runner_task(gitlab, "bad", token=token, **options)]
-    tasks[0]["ignore_errors"] = True
+    }
+    if importlib.util.find_spec("kubernetes") is None:
+        cases["no kubernetes library"] = (
+            {"token_secret": {"namespace": "runners", "name": "t"}},
+            gitlab.user_token,
+            "Failed to import the required Python library (kubernetes (for token_secret))",
+        )
+    tasks = []
+    for title, (options, token, _expected) in cases.items():
+        entry = runner_task(gitlab, title, token=token, description="x", **options)
+        entry["ignore_errors"] = True
+        tasks.append(entry)
     _completed, results = play(run_playbook, tasks)
-    assert results["bad"]["failed"] is True
-    assert expected in results["bad"]["msg"], results["bad"]["msg"]
-    assert gitlab.writes() == 0 or expected.startswith("needs")
-    if token_kind == "wrong":
-        assert "Check that api_token is valid" in results["bad"]["msg"]
-    if "must be" in expected:
-        assert gitlab.requests == []
+    for title, (_options, _token, expected) in cases.items():
+        assert results[title].get("failed") is True, title
+        assert expected in results[title]["msg"], (title, results[title]["msg"])
+    assert "Check that api_token is valid" in results["401"]["msg"]
+    # Refused before any request: the path and the unknown scope.
+    assert [r.path for r in gitlab.requests if "my-org" in r.path] == []
+    assert gitlab.runners == {}
 
 
 def test_legacy_registration_flow_explains_410(gitlab, run_playbook):
@@ -291,3 +295,111 @@ def test_legacy_registration_flow_explains_410(gitlab, run_playbook):
     assert results["legacy"]["changed"] is True
     assert gitlab.count("POST", "/api/v4/runners") == 2
     assert gitlab.count("POST", "/api/v4/user/runners") == 0
+
+
+FAKE_KUBERNETES = {
+    "__init__.py": "",
+    "client/__init__.py": """
+import json
+import os
+
+from kubernetes.client.rest import ApiException
+
+
+def _load():
+    path = os.environ["FAKE_K8S_STORE"]
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _save(data):
+    with open(os.environ["FAKE_K8S_STORE"], "w") as handle:
+        json.dump(data, handle)
+
+
+class CoreV1Api:
+    def patch_namespaced_secret(self, name, namespace, body):
+        data = _load()
+        key = namespace + "/" + name
+        if key not in data:
+            raise ApiException(404)
+        data[key]["stringData"].update(body["stringData"])
+        data[key]["writes"] += 1
+        _save(data)
+
+    def create_namespaced_secret(self, namespace, body):
+        data = _load()
+        key = namespace + "/" + body["metadata"]["name"]
+        data[key] = {"stringData": dict(body["stringData"]), "writes": 1}
+        _save(data)
+""",
+    "client/rest.py": """
+class ApiException(Exception):
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
+""",
+    "config/__init__.py": """
+class ConfigException(Exception):
+    pass
+
+
+def load_incluster_config():
+    raise ConfigException("not in a cluster")
+
+
+def load_kube_config(config_file=None):
+    return None
+""",
+}
+
+
+def test_token_goes_into_the_secret_and_nowhere_else(gitlab, run_playbook, tmp_path):
+    """The kubernetes client is replaced by a fake package on PYTHONPATH recording the
+    Secret (the real library is not installed here); what is tested is that the module
+    hands exactly the runner's token to it, patches an existing Secret, and that the
+    token appears in no output."""
+    fake = tmp_path / "fake"
+    for name, text in FAKE_KUBERNETES.items():
+        path = fake / "kubernetes" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    store = tmp_path / "secrets.json"
+    secret = {"namespace": "runners-alpha", "name": "alpha-docker-token"}
+    tasks = [
+        runner_task(gitlab, "enrol", description="alpha-docker", token_secret=secret),
+        runner_task(gitlab, "again", description="alpha-docker", token_secret=secret),
+        runner_task(
+            gitlab,
+            "rotate",
+            description="alpha-docker",
+            reset_token=True,
+            token_secret=dict(secret, key="token"),
+        ),
+    ]
+    text = yaml.safe_dump(
+        [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False
+    )
+    completed = run_playbook(
+        text,
+        json_output=True,
+        extra_env={"PYTHONPATH": str(fake), "FAKE_K8S_STORE": str(store)},
+    )
+    results = {t["name"]: task_result(completed, t["name"]) for t in tasks}
+    assert results["enrol"]["changed"] is True, results["enrol"].get("msg")
+    assert (
+        results["enrol"]["runner"]["token_secret"] == "runners-alpha/alpha-docker-token"
+    )
+    assert results["again"]["changed"] is False
+    assert "token_secret" not in results["again"]["runner"]
+    (runner,) = gitlab.runners.values()
+    written = json.loads(store.read_text())["runners-alpha/alpha-docker-token"]
+    # Created with the first token, then patched with the rotated one under another key.
+    assert written["writes"] == 2
+    assert written["stringData"]["token"] == runner.token
+    assert written["stringData"]["runner-token"] != runner.token
+    assert written["stringData"]["runner-token"].startswith("glrt-")
+    for token in written["stringData"].values():
+        assert token not in output(completed)
