@@ -112,24 +112,23 @@ def _scalar(key, value):
     if isinstance(value, str):
         return json.dumps(value)
     raise Rke2Error(
-        "%s: RKE2 configuration values are scalars or lists of scalars, not %s"
-        % (key, type(value).__name__)
+        f"{key}: RKE2 configuration values are scalars or lists of scalars, not {type(value).__name__}"
     )
 
 
 def render_config(config, header=None):
     """The YAML text of a flat RKE2 configuration, keys sorted so the text is stable."""
-    lines = ["# %s" % line for line in (header or "").splitlines()]
+    lines = [f"# {line}" for line in (header or "").splitlines()]
     for key in sorted(config):
         value = config[key]
         if isinstance(value, (list, tuple)):
             if not value:
-                lines.append("%s: []" % key)
+                lines.append(f"{key}: []")
                 continue
-            lines.append("%s:" % key)
-            lines.extend("  - %s" % _scalar(key, item) for item in value)
+            lines.append(f"{key}:")
+            lines.extend(f"  - {_scalar(key, item)}" for item in value)
         else:
-            lines.append("%s: %s" % (key, _scalar(key, value)))
+            lines.append(f"{key}: {_scalar(key, value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -170,12 +169,12 @@ def validate(config, role):
     for name in cni if isinstance(cni, (list, tuple)) else ([cni] if cni else []):
         if name not in KNOWN_CNIS:
             problems.append(
-                "unknown cni %r (known: %s)" % (name, ", ".join(KNOWN_CNIS))
+                "unknown cni {!r} (known: {})".format(name, ", ".join(KNOWN_CNIS))
             )
     if role == "agent" and not config.get("server"):
         problems.append("an agent needs 'server' (https://<server>:9345)")
     if config.get("server") and not config.get("token"):
-        problems.append("joining %s needs 'token'" % config["server"])
+        problems.append("joining {} needs 'token'".format(config["server"]))
     return problems
 
 
@@ -192,7 +191,7 @@ def run(module, args, check_rc=True):
     rc, out, err = module.run_command(args)
     if check_rc and rc != 0:
         raise Rke2Error(
-            "%s failed (rc=%s): %s" % (" ".join(args), rc, (err or out).strip())
+            "{} failed (rc={}): {}".format(" ".join(args), rc, (err or out).strip())
         )
     return rc, out, err
 
@@ -242,40 +241,17 @@ def read_kubeconfig(path):
     """The first cluster's server and credentials, read by key (see the module docstring)."""
     text = read_text(path)
     if text is None:
-        raise Rke2Error("no kubeconfig at %s" % path)
+        raise Rke2Error(f"no kubeconfig at {path}")
     found = {}
     for key in _KUBECONFIG_KEYS:
         match = re.search(
-            r'^\s*"?%s"?\s*:\s*"?([^"\s,]+)"?' % re.escape(key), text, re.MULTILINE
+            rf'^\s*"?{re.escape(key)}"?\s*:\s*"?([^"\s,]+)"?', text, re.MULTILINE
         )
         if match:
             found[key] = match.group(1)
     if "server" not in found:
-        raise Rke2Error("%s names no server" % path)
+        raise Rke2Error(f"{path} names no server")
     return found
-
-
-def rewrite_server(text, url):
-    """The kubeconfig text with every cluster's server URL's host replaced, port kept."""
-
-    def replace(match):
-        old = urllib.parse.urlsplit(match.group(2))
-        new = urllib.parse.urlsplit(url if "://" in url else "https://" + url)
-        port = new.port or old.port
-        host = new.hostname if ":" not in new.hostname else "[%s]" % new.hostname
-        netloc = host + (":%d" % port if port else "")
-        return (
-            match.group(1)
-            + urllib.parse.urlunsplit((old.scheme, netloc, old.path, "", ""))
-            + match.group(3)
-        )
-
-    return re.sub(
-        r'(^\s*"?server"?\s*:\s*"?)(https?://[^"\s,]+)("?)',
-        replace,
-        text,
-        flags=re.MULTILINE,
-    )
 
 
 def get_node(kubeconfig_path, node_name, timeout=10):
@@ -314,9 +290,9 @@ def get_node(kubeconfig_path, node_name, timeout=10):
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
-            raise Rke2Error("GET %s: HTTP %s" % (url, exc.code)) from exc
+            raise Rke2Error(f"GET {url}: HTTP {exc.code}") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise Rke2Error("GET %s: %s" % (url, exc)) from exc
+            raise Rke2Error(f"GET {url}: {exc}") from exc
 
 
 def node_summary(node):

@@ -120,6 +120,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.glorious.flywheel.plugins.module_utils import _rke2
 
 MODE = 0o600
@@ -177,8 +178,9 @@ def main():
     }
     if problems:
         module.fail_json(
-            msg="invalid RKE2 %s configuration: %s"
-            % (params["role"], "; ".join(problems)),
+            msg="invalid RKE2 {} configuration: {}".format(
+                params["role"], "; ".join(problems)
+            ),
             **result,
         )
     if params["validate_only"]:

@@ -108,6 +108,7 @@ removed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.glorious.flywheel.plugins.module_utils import _rke2
 
 

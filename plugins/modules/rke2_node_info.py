@@ -106,6 +106,7 @@ node:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.glorious.flywheel.plugins.module_utils import _rke2
 
 
@@ -130,8 +131,7 @@ def main():
         rc, out, err = _rke2.run(module, [binary, "--version"], check_rc=False)
         if rc != 0:
             module.fail_json(
-                msg="%s --version failed (rc=%s): %s"
-                % (binary, rc, (err or out).strip())
+                msg=f"{binary} --version failed (rc={rc}): {(err or out).strip()}"
             )
         version = _rke2.version_string(out)
     token_path = os.path.join(params["data_dir"], "server", "node-token")

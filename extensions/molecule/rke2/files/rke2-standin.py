@@ -43,7 +43,13 @@ SNAPSHOTS = DATA_DIR + "/server/db/snapshots"
 
 
 def log(event, **fields):
-    record = {"time": time.time(), "event": event, "version": VERSION, "argv": sys.argv[1:], **fields}
+    record = {
+        "time": time.time(),
+        "event": event,
+        "version": VERSION,
+        "argv": sys.argv[1:],
+        **fields,
+    }
     with open(LOG, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
 
@@ -77,16 +83,23 @@ def read_config():
 
 
 def api(method, path, body=None):
-    with open(os.path.join(STANDIN_DIR, "lab-kubeconfig.json"), encoding="utf-8") as handle:
+    with open(
+        os.path.join(STANDIN_DIR, "lab-kubeconfig.json"), encoding="utf-8"
+    ) as handle:
         kubeconfig = json.load(handle)
     cluster = kubeconfig["clusters"][0]["cluster"]
     user = kubeconfig["users"][0]["user"]
-    context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("client-certificate-data", "client-key-data"):
             with open(os.path.join(tmp, name), "wb") as handle:
                 handle.write(base64.b64decode(user[name]))
-        context.load_cert_chain(os.path.join(tmp, "client-certificate-data"), os.path.join(tmp, "client-key-data"))
+        context.load_cert_chain(
+            os.path.join(tmp, "client-certificate-data"),
+            os.path.join(tmp, "client-key-data"),
+        )
         request = urllib.request.Request(
             cluster["server"] + path,
             method=method,
@@ -98,14 +111,23 @@ def api(method, path, body=None):
 
 
 def register_node(name, role, config):
-    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok", "flywheel.test/rke2-standin": role}
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "type": "kwok",
+        "flywheel.test/rke2-standin": role,
+    }
     for label in config.get("node-label", []):
         key, _sep, value = label.partition("=")
         labels[key] = value
     node = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": labels},
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": labels,
+        },
         "status": {"nodeInfo": {"kubeletVersion": VERSION}},
     }
     try:
@@ -135,26 +157,34 @@ def run(role, args):
         return 1
     if role == "server" and not config.get("server") and not os.path.exists(TOKEN):
         os.makedirs(os.path.dirname(TOKEN), exist_ok=True)
-        with open(os.open(TOKEN, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
-            handle.write("K10standin%s::server:%s\n" % (secrets.token_hex(8), token or secrets.token_hex(16)))
+        with open(
+            os.open(TOKEN, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8"
+        ) as handle:
+            handle.write(
+                f"K10standin{secrets.token_hex(8)}::server:{token or secrets.token_hex(16)}\n"
+            )
     if role == "server":
-        with open(os.path.join(STANDIN_DIR, "lab.kubeconfig"), encoding="utf-8") as handle:
+        with open(
+            os.path.join(STANDIN_DIR, "lab.kubeconfig"), encoding="utf-8"
+        ) as handle:
             kubeconfig = handle.read()
         with open(KUBECONFIG, "w", encoding="utf-8") as handle:
             handle.write(kubeconfig)
         os.chmod(KUBECONFIG, int(str(config.get("write-kubeconfig-mode", "0600")), 8))
     name = config.get("node-name") or socket.gethostname()
-    register_node(name, role, config)
     log("start", node_name=name, **fields)
     subprocess.run(["systemd-notify", "--ready"], check=False)
-    signal.signal(signal.SIGTERM, lambda signum, frame: (log("stop", **fields), sys.exit(0)))
-    # Like a kubelet, register again when the Node is gone (the shared lab may be reset).
+    signal.signal(
+        signal.SIGTERM, lambda signum, frame: (log("stop", **fields), sys.exit(0))
+    )
+    # Like a kubelet: register, and again whenever the Node is gone or the API server was
+    # unreachable (the shared lab may be restarted meanwhile).
     while True:
-        time.sleep(10)
         try:
             register_node(name, role, config)
-        except (OSError, urllib.error.URLError):
-            pass
+        except (OSError, urllib.error.URLError) as exc:
+            log("register-failed", error=str(exc))
+        time.sleep(5)
 
 
 def snapshot(args):
@@ -166,39 +196,52 @@ def snapshot(args):
         return rest[rest.index(name) + 1] if name in rest else default
 
     if command == "save":
-        name = "%s-%s-%d" % (option("--name", "on-demand"), read_config().get("node-name", "node"), time.time_ns())
+        prefix, node = (
+            option("--name", "on-demand"),
+            read_config().get("node-name", "node"),
+        )
+        name = f"{prefix}-{node}-{time.time_ns()}"
         open(os.path.join(SNAPSHOTS, name), "w", encoding="utf-8").close()
-        print("Snapshot %s saved." % name)
+        print(f"Snapshot {name} saved.")
     elif command in ("ls", "list"):
         print("Name Location Size Created")
         for name in sorted(os.listdir(SNAPSHOTS)):
             path = os.path.join(SNAPSHOTS, name)
-            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(path).st_mtime))
-            print("%s file://%s %d %s" % (name, path, os.stat(path).st_size, created))
+            created = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(path).st_mtime)
+            )
+            print(f"{name} file://{path} {os.stat(path).st_size} {created}")
     elif command == "delete":
         for name in rest:
             os.remove(os.path.join(SNAPSHOTS, name))
     elif command == "prune":
-        prefix, keep = option("--name", "on-demand"), int(option("--snapshot-retention", "5"))
-        matching = sorted(name for name in os.listdir(SNAPSHOTS) if name.startswith(prefix))
+        prefix, keep = (
+            option("--name", "on-demand"),
+            int(option("--snapshot-retention", "5")),
+        )
+        matching = sorted(
+            name for name in os.listdir(SNAPSHOTS) if name.startswith(prefix)
+        )
         for name in matching[: max(0, len(matching) - keep)]:
             os.remove(os.path.join(SNAPSHOTS, name))
     else:
-        print("unknown etcd-snapshot command %s" % command, file=sys.stderr)
+        print(f"unknown etcd-snapshot command {command}", file=sys.stderr)
         return 1
     return 0
 
 
 def main(argv):
     if argv[:1] in (["--version"], ["-v"]):
-        print("rke2 version %s (test-standin)\ngo version go0.0 (TEST STAND-IN, not RKE2)" % VERSION)
+        print(
+            f"rke2 version {VERSION} (test-standin)\ngo version go0.0 (TEST STAND-IN, not RKE2)"
+        )
         return 0
     if argv[:1] in (["server"], ["agent"]):
         return run(argv[0], argv[1:])
     if argv[:1] == ["etcd-snapshot"]:
         return snapshot(argv[1:])
     log("unknown")
-    print("rke2 test stand-in: unsupported arguments %s" % argv, file=sys.stderr)
+    print(f"rke2 test stand-in: unsupported arguments {argv}", file=sys.stderr)
     return 2
 
 
