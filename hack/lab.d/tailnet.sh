@@ -31,19 +31,34 @@ tailnet_socket_dir() {
 
 tailnet_node_socket() { printf '%s/tailscaled-%s.sock\n' "$(tailnet_socket_dir)" "$1"; }
 
-tailnet_install() {
-  ensure_debs curl jq
-  if [ ! -x "$FLYWHEEL_CACHE/headscale-$HEADSCALE_VERSION/headscale" ]; then
+# Builds headscale VERSION once into the cache (go_install_cached).
+tailnet_build_headscale() {
+  local version=$1
+  if [ ! -x "$FLYWHEEL_CACHE/headscale-$version/headscale" ]; then
     # `go install m@v` looks up m's latest version to report deprecations, and the proxy
     # answers 403 to headscale's version list here. Downloading that one version first
     # and serving the module cache as the first proxy (a valid file:// proxy tree)
     # answers the lookup; everything else still comes from the configured proxy.
-    go mod download "github.com/juanfont/headscale@v$HEADSCALE_VERSION" \
-      || die "go mod download github.com/juanfont/headscale@v$HEADSCALE_VERSION failed"
+    # The checksum database answers 404 for tailsql (a dependency of some versions);
+    # go.sum still verifies it.
+    go mod download "github.com/juanfont/headscale@v$version" \
+      || die "go mod download github.com/juanfont/headscale@v$version failed"
     GOPROXY="file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" \
-      go_install_cached headscale "$HEADSCALE_VERSION" \
-      "github.com/juanfont/headscale/cmd/headscale@v$HEADSCALE_VERSION"
+      GONOSUMDB=github.com/tailscale/tailsql \
+      go_install_cached headscale "$version" "github.com/juanfont/headscale/cmd/headscale@v$version"
   fi
+}
+
+# The other headscale versions whose API shapes the tailnet modules speak; tests
+# start throw-away servers from them (tests/lab/headscale_servers.py).
+tailnet_build_compat_headscales() {
+  local version
+  for version in $HEADSCALE_COMPAT_VERSIONS; do tailnet_build_headscale "$version"; done
+}
+
+tailnet_install() {
+  ensure_debs curl jq
+  tailnet_build_headscale "$HEADSCALE_VERSION"
   # Warm runs (and the cold one, again) only link the cached binaries into the lab's bin dir.
   go_install_cached headscale "$HEADSCALE_VERSION" "github.com/juanfont/headscale/cmd/headscale@v$HEADSCALE_VERSION"
   go_install_cached tailscale "$TAILSCALE_VERSION" "tailscale.com/cmd/tailscale@v$TAILSCALE_VERSION"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+import time
 
 DEFAULT_CONTROL_URL = "https://controlplane.tailscale.com"
 # ipn.IsLoginServerSynonym: both name Tailscale's own control plane.
@@ -333,6 +334,7 @@ class TailscaleCli:
     """
 
     READ_TIMEOUT = 30
+    STARTUP_SECONDS = 10
 
     def __init__(self, cli_path, socket=None, timeout=60, run=run_command):
         self._run = run
@@ -371,7 +373,19 @@ class TailscaleCli:
         is in use (on a big tailnet the list is most of the output)."""
         prefs = self.prefs()
         peers = peers or bool(prefs.get("ExitNodeID") or prefs.get("ExitNodeIP"))
-        return NodeState(prefs, self.status(peers=peers))
+        status = self.status(peers=peers)
+        # A tailscaled that has only just started may not have loaded its state yet;
+        # judged then, a logged-in node would look logged out.
+        if status.get("BackendState") == "NoState":
+            deadline = time.monotonic() + self.STARTUP_SECONDS
+            while (
+                status.get("BackendState") == "NoState" and time.monotonic() < deadline
+            ):
+                time.sleep(0.5)
+                status = self.status(peers=peers)
+            # Read once the state is loaded.
+            prefs = self.prefs()
+        return NodeState(prefs, status)
 
     def set(self, flags, accept_risks=()):
         args = ["set"] + list(flags)

@@ -25,7 +25,7 @@ description:
   - Options left unset are not managed; the node keeps whatever it has.
   - Works with Tailscale's control plane and with Headscale.
 author:
-  - GloriousFlywheel developers
+  - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
   - glorious.flywheel.attributes
 attributes:
@@ -235,8 +235,8 @@ node:
       sample: 1.86.5
 login_required:
   description:
-    - Whether the node needed a login (and so O(auth_key)) at the start of the run: it was
-      not logged in, or had to move to another O(login_server).
+    - Whether the node needed a login (and so O(auth_key)) at the start of the run, because
+      it was not logged in or had to move to another O(login_server).
     - A check run with no O(auth_key) tells which hosts need a key before one is made.
   returned: always
   type: bool

@@ -90,7 +90,7 @@ class NodeRunner:
         self.secrets = [env["HEADSCALE_API_KEY"]]
 
     def run(self, check=False, **args):
-        """Runs the module with ARGS; returns (task result, CLI calls, process)."""
+        """Runs the module with ARGS; returns (task result, CLI calls)."""
         args.setdefault("cli_path", str(self.shim))
         args.setdefault("socket", self.node.socket)
         if "auth_key" in args:
@@ -108,10 +108,10 @@ class NodeRunner:
         calls = self.calls_log.read_text().splitlines()
         for secret in self.secrets:
             assert not any(secret in call for call in calls), "a secret on a CLI line"
-        return task_result(completed, TASK), calls, completed
+        return task_result(completed, TASK), calls
 
     def ok(self, **args):
-        result, calls, completed = self.run(**args)
+        result, calls = self.run(**args)
         assert not result.get("failed"), (result.get("msg"), result.get("commands"))
         return result, calls
 
@@ -155,12 +155,12 @@ def runner(tailnet_lab, fresh_node, run_playbook, tmp_path):
 @pytest.fixture
 def joined(runner, tailnet_lab):
     """RUNNER's node joined to the lab Headscale by the module; its join result."""
-    result, _ = runner.ok(
+    result = runner.ok(
         login_server=tailnet_lab["HEADSCALE_URL"],
         auth_key=preauth_key(tailnet_lab),
         hostname=runner.node.name,
         accept_dns=False,
-    )
+    )[0]
     assert result["changed"] is True
     return result
 
@@ -289,7 +289,7 @@ def test_check_mode_changes_nothing(runner, joined, tailnet_lab):
 
 
 def test_check_mode_tells_which_nodes_need_a_key(runner, joined):
-    result, _ = runner.ok(check=True, hostname=runner.node.name)
+    result = runner.ok(check=True, hostname=runner.node.name)[0]
     assert (result["changed"], result["login_required"]) == (False, False)
 
     runner.node.cli("logout")
@@ -322,14 +322,14 @@ def test_logout_with_state_absent(runner, joined, tailnet_lab):
 def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
     gateway = start_node("tsn-gateway", tailnet_lab["TAILSCALE_BIN"])
     try:
-        result, _ = runner.ok(
+        result = runner.ok(
             socket=gateway.socket,
             login_server=tailnet_lab["HEADSCALE_URL"],
             auth_key=preauth_key(tailnet_lab),
             hostname="tsn-gateway",
             accept_dns=False,
             advertise_exit_node=True,
-        )
+        )[0]
         assert sorted(
             json.loads(gateway.cli("debug", "prefs").stdout)["AdvertiseRoutes"]
         ) == ["0.0.0.0/0", "::/0"]
@@ -360,7 +360,7 @@ def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
         assert result["changed"] is False
         assert len(calls) == STEADY_STATE_CLI_CALLS
 
-        result, _ = runner.ok(exit_node="")
+        result = runner.ok(exit_node="")[0]
         assert result["changed"] is True
         prefs = runner.prefs()
         assert (prefs["ExitNodeID"], prefs["ExitNodeIP"]) == ("", "")
@@ -372,22 +372,22 @@ def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
 
 
 def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
-    result, calls, _ = runner.run(advertise_tags=["tag:ok", "ci"])
+    result, calls = runner.run(advertise_tags=["tag:ok", "ci"])
     assert result["failed"] is True
     assert "'ci' is not a tag" in result["msg"] and "tag:" in result["msg"]
     assert calls == []
 
-    result, calls, _ = runner.run(advertise_routes=["10.1.2.3/16"])
+    result, calls = runner.run(advertise_routes=["10.1.2.3/16"])
     assert result["failed"] is True
     assert "host bits" in result["msg"] and "10.1.0.0/16" in result["msg"]
     assert calls == []
 
-    result, _, _ = runner.run(cli_path=str(tmp_path / "nothing-here"))
+    result = runner.run(cli_path=str(tmp_path / "nothing-here"))[0]
     assert result["failed"] is True
     assert "is not an executable file" in result["msg"]
 
     missing = tmp_path / "no-tailscaled.sock"
-    result, calls, _ = runner.run(socket=str(missing), hostname="x")
+    result, calls = runner.run(socket=str(missing), hostname="x")
     assert result["failed"] is True
     assert result["msg"].startswith(
         f"tailscaled is not running, or not listening on {missing}: "
@@ -398,7 +398,7 @@ def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
 
 
 def test_missing_key_when_a_login_is_needed(runner, tailnet_lab):
-    result, calls, _ = runner.run(login_server=tailnet_lab["HEADSCALE_URL"])
+    result, calls = runner.run(login_server=tailnet_lab["HEADSCALE_URL"])
     assert result["failed"] is True
     assert result["login_required"] is True
     assert "auth_key is required" in result["msg"]
@@ -408,7 +408,7 @@ def test_missing_key_when_a_login_is_needed(runner, tailnet_lab):
 
 
 def test_unreachable_control_server_reports_why(runner, tailnet_lab):
-    result, calls, _ = runner.run(
+    result, calls = runner.run(
         login_server="http://127.0.0.1:9",
         auth_key=preauth_key(tailnet_lab),
         timeout=5,
@@ -418,3 +418,5 @@ def test_unreachable_control_server_reports_why(runner, tailnet_lab):
     assert "timeout waiting for Tailscale service" in result["msg"]
     assert "127.0.0.1:9" in result["msg"] and "connection refused" in result["msg"]
     assert "Traceback" not in json.dumps(result)
+    (up,) = commands_named(calls, "up")
+    assert "--login-server=http://127.0.0.1:9" in up and "--timeout=5s" in up
