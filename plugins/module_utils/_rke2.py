@@ -30,12 +30,12 @@ import base64
 import json
 import os
 import re
-import ssl
 import subprocess
 import tempfile
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 CONFIG_DIR = "/etc/rancher/rke2"
 CONFIG_PATH = CONFIG_DIR + "/config.yaml"
@@ -257,41 +257,31 @@ def read_kubeconfig(path):
 def get_node(kubeconfig_path, node_name, timeout=10):
     """The Node object from the API server the kubeconfig names, or None when it does not exist."""
     creds = read_kubeconfig(kubeconfig_path)
+    url = creds["server"].rstrip("/") + "/api/v1/nodes/" + urllib.parse.quote(node_name)
+    headers = {"Accept": "application/json"}
+    if "token" in creds:
+        headers["Authorization"] = "Bearer " + creds["token"]
     with tempfile.TemporaryDirectory(prefix="rke2-") as tmp:
-        context = ssl.create_default_context()
-        if "certificate-authority-data" in creds:
-            context.load_verify_locations(
-                cadata=base64.b64decode(creds["certificate-authority-data"]).decode()
-            )
-        if "client-certificate-data" in creds and "client-key-data" in creds:
-            cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-            for path, data in (
-                (cert, creds["client-certificate-data"]),
-                (key, creds["client-key-data"]),
-            ):
+        files = {}
+        for key, name in (
+            ("certificate-authority-data", "ca_path"),
+            ("client-certificate-data", "client_cert"),
+            ("client-key-data", "client_key"),
+        ):
+            if key in creds:
+                files[name] = os.path.join(tmp, name + ".pem")
                 with open(
-                    os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb"
+                    os.open(files[name], os.O_WRONLY | os.O_CREAT, 0o600), "wb"
                 ) as handle:
-                    handle.write(base64.b64decode(data))
-            context.load_cert_chain(cert, key)
-        url = (
-            creds["server"].rstrip("/")
-            + "/api/v1/nodes/"
-            + urllib.parse.quote(node_name)
-        )
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        if "token" in creds:
-            request.add_header("Authorization", "Bearer " + creds["token"])
+                    handle.write(base64.b64decode(creds[key]))
         try:
-            with urllib.request.urlopen(
-                request, context=context, timeout=timeout
-            ) as response:
-                return json.loads(response.read())
+            response = open_url(url, headers=headers, timeout=timeout, **files)
+            return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
             raise Rke2Error(f"GET {url}: HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
             raise Rke2Error(f"GET {url}: {exc}") from exc
 
 

@@ -129,6 +129,11 @@ notes:
   - Tested with Tailscale 1.86 against Headscale 0.27.
   - Which advertised tags and routes take effect is the control server's decision (its
     policy, route approval); M(glorious.flywheel.tailscale_device) manages that side.
+  - Changing the advertised tags of a logged-in node runs C(tailscale up) without a key.
+    Headscale takes the change as it is; a control server that wants the node to log in
+    again for it makes C(up) wait for a browser login until O(timeout), and the module then
+    fails with the CLI's message. Log the node out (O(state=absent)) and in again with a
+    key carrying the new tags instead.
 seealso:
   - name: tailscale CLI reference
     description: The C(up), C(set) and C(logout) commands this module runs.

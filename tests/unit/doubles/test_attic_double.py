@@ -90,7 +90,7 @@ def test_create_read_and_no_keypair_ever_returned(attic):
     # server/src/api/v1/cache_config.rs: create_cache, get_cache_config
     admin = attic.admin_token()
     assert call(attic, "POST", CONFIG + "c1", CREATE, admin)[0] == 200
-    status, body, _ = call(attic, "GET", CONFIG + "c1", token=admin)
+    status, body, _headers = call(attic, "GET", CONFIG + "c1", token=admin)
     assert status == 200
     assert body == {
         "substituter_endpoint": attic.url + "/c1",
@@ -217,7 +217,7 @@ def test_create_needs_cc_and_every_field(attic):
         UNAUTHORIZED,
     )
     partial = {k: v for k, v in CREATE.items() if k != "store_dir"}
-    status, text, _ = call(attic, "POST", CONFIG + "new", partial, creator)
+    status, text, _headers = call(attic, "POST", CONFIG + "new", partial, creator)
     assert status == 422 and "missing field `store_dir`" in text
     assert call(attic, "POST", CONFIG + "bad%20name", CREATE, creator)[0] == 400
     assert call(attic, "POST", CONFIG + "new", CREATE, creator)[0] == 200

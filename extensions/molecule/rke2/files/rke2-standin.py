@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 # TEST STAND-IN for the `rke2` binary -- NOT RKE2. Used only by the molecule scenario
 # extensions/molecule/rke2, which packs it into a fake air-gap tarball as bin/rke2
-# (RKE2 itself cannot be downloaded on the test machine).
+# (RKE2 itself cannot be downloaded on the test machine); prepare.yml adds the shebang.
 #
 # It behaves just enough like RKE2 for the role and modules to be tested end to end:
 # - `--version` prints the version the scenario stamped in (@VERSION@);
@@ -174,9 +173,12 @@ def run(role, args):
     name = config.get("node-name") or socket.gethostname()
     log("start", node_name=name, **fields)
     subprocess.run(["systemd-notify", "--ready"], check=False)
-    signal.signal(
-        signal.SIGTERM, lambda signum, frame: (log("stop", **fields), sys.exit(0))
-    )
+
+    def stop(signum, frame):
+        log("stop", signal=signum, **fields)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     # Like a kubelet: register, and again whenever the Node is gone or the API server was
     # unreachable (the shared lab may be restarted meanwhile).
     while True:

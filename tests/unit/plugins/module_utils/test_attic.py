@@ -285,7 +285,7 @@ def test_rs256_with_pem_or_base64_pem():
     algorithm, key, _notes = _attic.signing_key({"rs256_private_key": pem})
     token = _attic.encode_token(_attic.build_claims("r", 60, {}), algorithm, key)
     b64 = base64.b64encode(pem.encode()).decode()
-    algorithm2, key2, _ = _attic.signing_key({"rs256_secret_base64": b64})
+    algorithm2, key2, _notes = _attic.signing_key({"rs256_secret_base64": b64})
     assert _attic.verify_token(token, algorithm2, key2)[1] is None
     public = key.public_key()
     assert _attic.verify_token(token, "RS256", public)[1] is None
