@@ -272,7 +272,7 @@ def test_change_and_drop_settings_without_a_key(runner, joined):
     assert len(calls) == STEADY_STATE_CLI_CALLS
 
 
-def test_check_mode_changes_nothing(runner, joined, tailnet_lab):
+def test_check_mode_changes_nothing_then_logout(runner, joined, tailnet_lab):
     prefs_before = runner.prefs()
     for args in (
         {"hostname": "tsn-other", "shields_up": True, "advertise_tags": ["tag:x"]},
@@ -284,23 +284,14 @@ def test_check_mode_changes_nothing(runner, joined, tailnet_lab):
         assert [call.split()[1] for call in calls] == ["debug", "status"], calls
         assert result["diff"]["before"] != result["diff"]["after"]
     assert result["diff"]["after"]["login_server"] == "http://127.0.0.1:9"
+    assert result["login_required"] is True
     assert runner.prefs() == prefs_before
     assert runner.node.status()["BackendState"] == "Running"
 
-
-def test_check_mode_tells_which_nodes_need_a_key(runner, joined):
     result = runner.ok(check=True, hostname=runner.node.name)[0]
     assert (result["changed"], result["login_required"]) == (False, False)
 
-    runner.node.cli("logout")
-    result, calls = runner.ok(check=True, hostname="tsn-never")
-    assert (result["changed"], result["login_required"]) == (True, True)
-    assert result["diff"]["after"]["logged_in"] is True
-    assert not commands_named(calls, "up")
-    assert runner.node.status()["BackendState"] == "NeedsLogin"
-
-
-def test_logout_with_state_absent(runner, joined, tailnet_lab):
+    # The real logout.
     node_key = runner.node.status()["Self"]["PublicKey"]
     result, calls = runner.ok(state="absent")
     assert result["changed"] is True
@@ -317,6 +308,14 @@ def test_logout_with_state_absent(runner, joined, tailnet_lab):
     result, calls = runner.ok(state="absent")
     assert result["changed"] is False
     assert len(calls) == STEADY_STATE_CLI_CALLS
+
+    # A check run with no key on a logged-out node: a change, no failure, and the
+    # answer to "does this host need a key?".
+    result, calls = runner.ok(check=True, hostname="tsn-never")
+    assert (result["changed"], result["login_required"]) == (True, True)
+    assert result["diff"]["after"]["logged_in"] is True
+    assert not commands_named(calls, "up")
+    assert runner.node.status()["BackendState"] == "NeedsLogin"
 
 
 def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
@@ -371,7 +370,7 @@ def test_exit_node_by_ip_and_by_name_then_none(runner, joined, tailnet_lab):
             delete_headscale_node(tailnet_lab, gateway_id)
 
 
-def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
+def test_failures_are_clear_and_change_nothing(runner, tmp_path, tailnet_lab):
     result, calls = runner.run(advertise_tags=["tag:ok", "ci"])
     assert result["failed"] is True
     assert "'ci' is not a tag" in result["msg"] and "tag:" in result["msg"]
@@ -396,8 +395,7 @@ def test_bad_input_fails_clearly_before_changing_anything(runner, tmp_path):
     assert len(calls) == 1
     assert runner.node.status()["BackendState"] == "NeedsLogin"
 
-
-def test_missing_key_when_a_login_is_needed(runner, tailnet_lab):
+    # A login without a key.
     result, calls = runner.run(login_server=tailnet_lab["HEADSCALE_URL"])
     assert result["failed"] is True
     assert result["login_required"] is True
@@ -406,15 +404,13 @@ def test_missing_key_when_a_login_is_needed(runner, tailnet_lab):
     assert not commands_named(calls, "up")
     assert runner.node.status()["BackendState"] == "NeedsLogin"
 
-
-def test_unreachable_control_server_reports_why(runner, tailnet_lab):
+    # An unreachable control server: the CLI's own words, then tailscaled's reason.
     result, calls = runner.run(
         login_server="http://127.0.0.1:9",
         auth_key=preauth_key(tailnet_lab),
         timeout=5,
     )
     assert result["failed"] is True
-    # The CLI's own words, then tailscaled's reason.
     assert "timeout waiting for Tailscale service" in result["msg"]
     assert "127.0.0.1:9" in result["msg"] and "connection refused" in result["msg"]
     assert "Traceback" not in json.dumps(result)

@@ -6,9 +6,9 @@
 # - `--version` prints the version the scenario stamped in (@VERSION@);
 # - `server` / `agent` read /etc/rancher/rke2/config.yaml (+ config.yaml.d/), refuse to
 #   join without `token`, write the node token (first server), copy the lab
-#   kube-apiserver's kubeconfig to /etc/rancher/rke2/rke2.yaml (servers), register a
-#   kwok-managed Node named `node-name` in the lab cluster (kwok marks it Ready), tell
-#   systemd it is ready and then keeps the Node registered until stopped;
+#   kube-apiserver's kubeconfig to /etc/rancher/rke2/rke2.yaml (servers), tell systemd it
+#   is ready, then, like a kubelet, register a Node named `node-name` in the lab cluster
+#   and post its Ready status every 5 seconds until stopped;
 # - `server --cluster-reset --cluster-reset-restore-path=...` records the reset and exits;
 # - `etcd-snapshot save|ls|delete|prune` manage empty files in the snapshot directory.
 # Every invocation is appended as one JSON line to /var/log/rke2-standin.log, which the
@@ -81,7 +81,7 @@ def read_config():
     return config
 
 
-def api(method, path, body=None):
+def api(method, path, body=None, content_type="application/json"):
     with open(
         os.path.join(STANDIN_DIR, "lab-kubeconfig.json"), encoding="utf-8"
     ) as handle:
@@ -103,17 +103,17 @@ def api(method, path, body=None):
             cluster["server"] + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": content_type},
         )
         with urllib.request.urlopen(request, context=context, timeout=10) as response:
             return json.loads(response.read())
 
 
 def register_node(name, role, config):
+    """Create the Node if it is missing and post a Ready status, as a kubelet does."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
-        "type": "kwok",
         "flywheel.test/rke2-standin": role,
     }
     for label in config.get("node-label", []):
@@ -122,18 +122,31 @@ def register_node(name, role, config):
     node = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": labels,
-        },
-        "status": {"nodeInfo": {"kubeletVersion": VERSION}},
+        "metadata": {"name": name, "labels": labels},
     }
     try:
         api("POST", "/api/v1/nodes", node)
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ready = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "KubeletReady",
+        "message": "rke2 TEST STAND-IN is posting status",
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+    }
+    status = {
+        "status": {"conditions": [ready], "nodeInfo": {"kubeletVersion": VERSION}}
+    }
+    api(
+        "PATCH",
+        f"/api/v1/nodes/{name}/status",
+        status,
+        "application/strategic-merge-patch+json",
+    )
 
 
 def run(role, args):
@@ -163,6 +176,9 @@ def run(role, args):
                 f"K10standin{secrets.token_hex(8)}::server:{token or secrets.token_hex(16)}\n"
             )
     if role == "server":
+        # RKE2 keeps etcd in server/db; a server that joins without it copies the cluster's.
+        fields["db_present"] = os.path.isdir(DATA_DIR + "/server/db")
+        os.makedirs(DATA_DIR + "/server/db", exist_ok=True)
         with open(
             os.path.join(STANDIN_DIR, "lab.kubeconfig"), encoding="utf-8"
         ) as handle:
