@@ -150,7 +150,7 @@ status:
   capacity: {cpu: "32", memory: 128Gi, pods: "110"}
 NODE
   done
-  wait_for "kwok nodes Ready" 60 kubectl_lab wait --for=condition=Ready node --all --timeout=1s
+  wait_for "kwok nodes Ready" 180 kubectl_lab wait --for=condition=Ready node --all --timeout=1s
 }
 
 kube_down() {
