@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Lab component `kube`: a real Kubernetes control plane on loopback.
-# etcd (Debian's etcd-server), kube-apiserver, kube-controller-manager and
-# kube-scheduler built from source (hack/kube-build), and kwok simulating the nodes so
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from
+# source (hack/kube-build), and kwok simulating the nodes so
 # that Deployments, StatefulSets and Jobs become Ready/Complete without a kubelet.
 # Sourced by hack/lab.
 
@@ -15,7 +15,16 @@ KUBE_NODES=(lab-node-1 lab-node-2 lab-node-3)
 KUBE_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 kube_install() {
-  ensure_debs etcd-server openssl
+  ensure_debs openssl curl
+  local etcd_cache=$FLYWHEEL_CACHE/etcd-$ETCD_VERSION
+  if [ ! -x "$etcd_cache/etcd" ]; then
+    grep -q "go.etcd.io/etcd/server/v3 v$ETCD_VERSION\$" "$FLYWHEEL_ROOT/hack/kube-build/go.mod" ||
+      die "hack/kube-build/go.mod does not require go.etcd.io/etcd/server/v3 v$ETCD_VERSION"
+    log "building etcd $ETCD_VERSION (first run only)"
+    (cd "$FLYWHEEL_ROOT/hack/kube-build" && go build -trimpath -o "$etcd_cache.tmp/" ./cmd/etcd) ||
+      die "building etcd failed"
+    rm -rf "$etcd_cache" && mv "$etcd_cache.tmp" "$etcd_cache"
+  fi
   if [ ! -x "$KUBE_BIN_CACHE/kube-apiserver" ]; then
     log "building Kubernetes $KUBERNETES_VERSION control plane (first run only, ~10 min)"
     grep -q "k8s.io/kubernetes v$KUBERNETES_VERSION\$" "$FLYWHEEL_ROOT/hack/kube-build/go.mod" ||
@@ -38,7 +47,7 @@ kube_install() {
   for binary in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     ln -sfn "$KUBE_BIN_CACHE/$binary" "$FLYWHEEL_BIN/$binary"
   done
-  ln -sfn /usr/bin/etcd "$FLYWHEEL_BIN/etcd"
+  ln -sfn "$etcd_cache/etcd" "$FLYWHEEL_BIN/etcd"
   go_install_cached kwok "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
   go_install_cached helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 }
@@ -163,7 +172,7 @@ kube_status() {
   local rc=0 component version state
   for component in "${KUBE_COMPONENTS[@]}"; do
     case $component in
-      etcd) version=$(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}') ;;
+      etcd) version=$ETCD_VERSION ;;
       kwok) version=$KWOK_VERSION ;;
       *) version=$KUBERNETES_VERSION ;;
     esac
