@@ -40,6 +40,8 @@ PER_PAGE = 100
 JWT_BACKDATE = 60  # seconds, against clock drift
 JWT_LIFETIME = 540  # seconds after now; GitHub refuses more than 10 minutes
 SCOPES = ("repository", "organization", "enterprise")
+# Argument spec of the scope options; doc fragment glorious.flywheel.github_scope.
+SCOPE_OPTIONS = {kind: {"type": "str"} for kind in SCOPES}
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+$")
 

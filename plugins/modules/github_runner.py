@@ -18,6 +18,7 @@ description:
 author:
   - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
+  - glorious.flywheel.github_scope
   - glorious.flywheel.api_connection
   - glorious.flywheel.attributes
 attributes:
@@ -46,18 +47,6 @@ options:
       - Read from the E(GITHUB_TOKEN) environment variable when not set.
     type: str
     required: true
-  repository:
-    description:
-      - V(owner/name) of the repository.
-    type: str
-  organization:
-    description:
-      - Login of the organization.
-    type: str
-  enterprise:
-    description:
-      - Slug of the enterprise.
-    type: str
   state:
     description:
       - V(listed) only lists. V(absent) deletes the selected runners.
@@ -168,9 +157,7 @@ def main():
             url_env="GITHUB_API_URL",
             url_default=_github.DEFAULT_API_URL,
             token_required=True,
-            repository={"type": "str"},
-            organization={"type": "str"},
-            enterprise={"type": "str"},
+            **_github.SCOPE_OPTIONS,
             state={
                 "type": "str",
                 "choices": ["listed", "absent"],
