@@ -89,8 +89,9 @@ options:
 requirements:
   - PyJWT and cryptography on the host running the module.
 notes:
-  - The token is returned in RV(token); run the task with C(no_log=true) and pass the token on
-    through a variable or a Secret. The private key is never returned or shown.
+  - A successful result is hidden from output and logs (it holds the token); C(register) still
+    gets every field, so pass the token on through the registered variable or a Secret.
+    The private key is never returned or shown.
 seealso:
   - name: Create an installation access token
     description: The endpoint minting the token.

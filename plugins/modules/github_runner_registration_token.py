@@ -57,7 +57,8 @@ options:
     choices: [registration, remove]
     default: registration
 notes:
-  - Run the task with C(no_log=true); the token is in RV(token).
+  - A successful result is hidden from output and logs (it holds the token); C(register) still
+    gets every field, the token in RV(token).
 seealso:
   - module: glorious.flywheel.github_app_token
   - module: glorious.flywheel.github_runner

@@ -42,6 +42,27 @@ def failing(entry):
     return entry
 
 
+def revealed(tasks):
+    """TASKS each registered, then each result shown by a debug task named "<name> result":
+    the token modules' own results are censored, the registered variables are not."""
+    shown = []
+    for index, entry in enumerate(tasks):
+        entry["register"] = f"minted_{index}"
+        shown.append(
+            {
+                "name": f"{entry['name']} result",
+                "ansible.builtin.debug": {"var": f"minted_{index}"},
+            }
+        )
+    return tasks + shown
+
+
+def registered(results, name):
+    return next(
+        v for k, v in results[f"{name} result"].items() if k.startswith("minted_")
+    )
+
+
 def test_app_token_for_repo_org_and_enterprise(github, run_playbook, tmp_path):
     github.install("repos/acme/widgets")
     org = github.install("orgs/acme")
@@ -73,13 +94,14 @@ def test_app_token_for_repo_org_and_enterprise(github, run_playbook, tmp_path):
             if v is not None
         }
     started = time.time()
-    completed, results = play(run_playbook, tasks)
+    completed, results = play(run_playbook, revealed(tasks))
     finished = time.time()
-    assert all(r["changed"] is False for r in results.values()), results
-    assert results["org"]["installation_id"] == org
-    assert results["enterprise"]["installation_id"] == enterprise
-    for name, result in results.items():
-        assert result["token"] in github.installation_tokens, name
+    for name in ("repo", "org", "enterprise"):
+        assert "token" not in results[name] and "censored" in results[name]
+        assert results[name]["changed"] is False
+        assert registered(results, name)["token"] in github.installation_tokens, name
+    assert registered(results, "org")["installation_id"] == org
+    assert registered(results, "enterprise")["installation_id"] == enterprise
     routes = [r.route for r in github.requests]
     assert routes == [
         "repo_installation",
@@ -142,14 +164,16 @@ def test_registration_and_remove_tokens_at_each_scope(github, run_playbook):
     github.install("orgs/acme")
     github.install("enterprises/acme-corp", target_type="Enterprise")
     module = "github_runner_registration_token"
-    tasks = [
-        gh_task(github, "repo", module, github.pat, repository="acme/widgets"),
-        gh_task(github, "org", module, github.pat, organization="acme", kind="remove"),
-        gh_task(github, "enterprise", module, github.pat, enterprise="acme-corp"),
-        dict(
-            gh_task(github, "hidden", module, github.pat, organization="acme"),
-            no_log=True,
-        ),
+    tasks = revealed(
+        [
+            gh_task(github, "repo", module, github.pat, repository="acme/widgets"),
+            gh_task(
+                github, "org", module, github.pat, organization="acme", kind="remove"
+            ),
+            gh_task(github, "enterprise", module, github.pat, enterprise="acme-corp"),
+        ]
+    ) + [
+        gh_task(github, "hidden", module, github.pat, organization="acme"),
         failing(
             gh_task(github, "wrong token", module, "ghp_wrong", organization="acme")
         ),
@@ -180,9 +204,10 @@ def test_registration_and_remove_tokens_at_each_scope(github, run_playbook):
         "registration_token_orgs",
     ]
     for name in ("repo", "org", "enterprise"):
-        assert results[name]["changed"] is False
-        assert results[name]["token"] in github.minted
+        assert "token" not in results[name] and results[name]["changed"] is False
+        assert registered(results, name)["token"] in github.minted
     hidden = github.minted[3]
+    assert "censored" in results["hidden"]
     assert hidden not in output(completed)
     messages = {name: r.get("msg", "") for name, r in results.items()}
     assert (
@@ -211,10 +236,8 @@ def test_rate_limits_are_waited_out(github, run_playbook):
             retries=3,
         )
     ]
-    _completed, results = play(run_playbook, tasks)
-    assert results["patient"].get("token") in github.minted, results["patient"].get(
-        "msg"
-    )
+    _completed, results = play(run_playbook, revealed(tasks))
+    assert registered(results, "patient").get("token") in github.minted, results
     assert [r.status for r in github.requests] == [403, 429, 201]
 
 
