@@ -451,8 +451,38 @@ def expand(enrollments, pools=None, attic_url=None, bazel_url=None):
     return expanded
 
 
+_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+_SUFFIXES = {
+    "": 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def quantity(value):
+    """A Kubernetes quantity ("500m", "8Gi", 2) as a number, to compare two of them."""
+    match = _QUANTITY.match(str(value))
+    if not match or match.group(2) not in _SUFFIXES:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity like 500m, 2 or 8Gi")
+    return float(match.group(1)) * _SUFFIXES[match.group(2)]
+
+
+def _larger(current, candidate):
+    size = quantity(candidate)
+    return candidate if current is None or size > quantity(current) else current
+
+
 def tenants(expanded):
-    """Per tenant: its namespace, Attic caches and view, Bazel prefixes, enrollments."""
+    """Per tenant: its namespace, Attic caches and view, Bazel prefixes, pools, enrollments,
+    the largest limits its pools set (a LimitRange must admit them), whether a pool needs
+    privileged pods, and the extended resources (GPUs, /dev/kvm) its pools ask for."""
     result = {}
     for enrollment in expanded:
         tenant = enrollment["tenant"]
@@ -466,6 +496,9 @@ def tenants(expanded):
                 "bazel_prefixes": [],
                 "pools": [],
                 "enrollments": [],
+                "largest_limits": {"cpu": None, "memory": None},
+                "privileged": False,
+                "extra_resources": [],
             },
         )
         if entry["kind"] != tenant["kind"] or entry["namespace"] != tenant["namespace"]:
@@ -483,4 +516,18 @@ def tenants(expanded):
         ):
             if value and value not in entry[key]:
                 entry[key].append(value)
+        pool = enrollment["pool"]
+        for resource in ("cpu", "memory"):
+            try:
+                entry["largest_limits"][resource] = _larger(
+                    entry["largest_limits"][resource], pool["limits"][resource]
+                )
+            except (KeyError, ValueError) as exc:
+                raise EnrollmentError(
+                    enrollment["name"], f"pool.limits.{resource}", str(exc)
+                ) from None
+        entry["privileged"] = entry["privileged"] or bool(pool["privileged"])
+        for resource in pool["extra_resources"]:
+            if resource not in entry["extra_resources"]:
+                entry["extra_resources"].append(resource)
     return result

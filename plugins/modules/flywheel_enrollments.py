@@ -124,7 +124,11 @@ enrollments:
               attic_token_permissions: {"acme-*": [pull, push]},
               env: {ATTIC_CACHE: acme-main}}
 tenants:
-  description: Per tenant - its namespace, Attic cache view and caches, Bazel prefixes, pools and enrollments.
+  description:
+    - Per tenant - its namespace, Attic cache view and caches, Bazel prefixes, pools and enrollments.
+    - C(largest_limits) is the largest CPU and memory limit among its pools (the namespace's LimitRange
+      must admit them), C(privileged) whether a pool needs privileged pods, C(extra_resources) the
+      extended resources (GPUs, C(/dev/kvm)) its pools ask for.
   returned: success
   type: dict
   sample:
@@ -136,4 +140,7 @@ tenants:
       bazel_prefixes: [acme]
       pools: [nix]
       enrollments: [acme-widgets-nix]
+      largest_limits: {cpu: "4", memory: 8Gi}
+      privileged: false
+      extra_resources: []
 """

@@ -297,6 +297,9 @@ def test_tenants_gather_their_caches_pools_and_enrollments():
         "bazel_prefixes": ["acme"],
         "pools": ["nix", "docker"],
         "enrollments": ["acme-widgets-nix", "acme-docker"],
+        "largest_limits": {"cpu": "4", "memory": "8Gi"},
+        "privileged": False,
+        "extra_resources": [],
     }
     assert got["beta"]["attic_caches"] == ["beta-main"]
     assert got["beta"]["kind"] == "customer"
@@ -318,3 +321,57 @@ def test_one_tenant_described_two_ways_is_refused():
 def test_job_runners_never_carry_the_platform_label():
     for pool in _enrollment.POOLS.values():
         assert "kubernetes" not in pool["labels"]
+
+
+def test_tenant_limits_privilege_and_devices_follow_its_largest_pools():
+    got = tenants(
+        expand(
+            [
+                enrollment(pool="docker"),
+                enrollment(name="acme-heavy", pool="nix-heavy"),
+                enrollment(
+                    name="acme-kvm", pool={"name": "kvm", "kvm_access": "host-path"}
+                ),
+                enrollment(
+                    name="acme-gpu",
+                    pool={"name": "gpu", "limits": {"cpu": "16", "memory": "30000Mi"}},
+                ),
+            ]
+        )
+    )["acme"]
+    # 16 CPU beats 8; 32Gi (34359738368) beats 30000Mi (31457280000).
+    assert got["largest_limits"] == {"cpu": "16", "memory": "32Gi"}
+    assert got["privileged"] is True
+    assert got["extra_resources"] == ["nvidia.com/gpu"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", 0.5),
+        ("2", 2),
+        (4, 4),
+        ("1Gi", 2**30),
+        ("1G", 1e9),
+        ("256Mi", 256 * 2**20),
+    ],
+)
+def test_quantities_compare_as_kubernetes_reads_them(text, value):
+    assert _enrollment.quantity(text) == pytest.approx(value)
+
+
+def test_a_limit_that_is_no_quantity_names_the_field():
+    with pytest.raises(EnrollmentError) as caught:
+        tenants(
+            expand(
+                [
+                    enrollment(
+                        pool={
+                            "name": "docker",
+                            "limits": {"cpu": "lots", "memory": "1Gi"},
+                        }
+                    )
+                ]
+            )
+        )
+    assert caught.value.field == "pool.limits.cpu"
