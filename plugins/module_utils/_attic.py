@@ -734,3 +734,199 @@ def timestamp(seconds):
     except (TypeError, ValueError, OverflowError, OSError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Pushing store paths -------------------------------------------------------------
+#
+# The protocol `attic push` speaks (client/src/push.rs, client/src/api/mod.rs):
+# ask get-missing-paths which store path hashes the cache lacks, then PUT each
+# missing path's NAR -- uncompressed, exactly what `nix-store --dump` writes -- to
+# upload-path with its NAR info as JSON, in a header or, from 4 KiB up, as a body
+# preamble. Both endpoints need push (w) (server/src/api/v1/get_missing_paths.rs,
+# server/src/api/v1/upload_path.rs). The server hashes the body and answers
+# "Bad NAR Hash or Size" when it differs from nar_hash/nar_size.
+
+MISSING_PATHS_PATH = "_api/v1/get-missing-paths"
+UPLOAD_PATH_PATH = "_api/v1/upload-path"
+NAR_INFO_HEADER = "X-Attic-Nar-Info"
+NAR_INFO_PREAMBLE_HEADER = "X-Attic-Nar-Info-Preamble-Size"
+NAR_INFO_PREAMBLE_THRESHOLD = 4 * 1024
+# UploadPathResultKind (attic/src/api/v1/upload_path.rs); an unknown kind reads as
+# Uploaded there (DefaultOnError), and so it does here.
+UPLOADED = "Uploaded"
+DEDUPLICATED = "Deduplicated"
+NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz"
+STORE_PATH_HASH_RE = re.compile(r"^[0-9a-df-np-sv-z]{32}\Z")
+_SHA256_BYTES = 32
+_COPY_BLOCK = 1024 * 1024
+
+
+def nix_base32_decode(text, size):
+    """The bytes behind Nix's own base32 (least significant digit last)."""
+    out = bytearray(size)
+    for position, char in enumerate(reversed(text)):
+        digit = NIX_BASE32.find(char)
+        if digit < 0:
+            raise ValueError(f"{char!r} is not a Nix base32 digit")
+        bit = position * 5
+        index, shift = bit // 8, bit % 8
+        out[index] |= (digit << shift) & 0xFF
+        carry = digit >> (8 - shift)
+        if index + 1 < size:
+            out[index + 1] |= carry
+        elif carry:
+            raise ValueError("the base32 text is longer than the hash")
+    return bytes(out)
+
+
+def nar_hash_hex(value):
+    """'sha256:<64 hex>' from any form Nix prints a NAR hash in.
+
+    `nix path-info --json` (Nix 2.8) writes SRI 'sha256-<base64>', older tools
+    'sha256:<52 base32>'. Attic accepts hex or base32 but not SRI
+    (attic/src/hash/mod.rs Hash::from_typed), and its client sends hex.
+    """
+    text = str(value)
+    if text.startswith("sha256-"):
+        try:
+            raw = base64.b64decode(text[len("sha256-") :], validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+    elif text.startswith("sha256:"):
+        digits = text[len("sha256:") :]
+        if len(digits) == 2 * _SHA256_BYTES:
+            try:
+                raw = bytes.fromhex(digits)
+            except ValueError:
+                raw = b""
+        else:
+            try:
+                raw = nix_base32_decode(digits, _SHA256_BYTES)
+            except ValueError:
+                raw = b""
+            if len(digits) != 52:
+                raw = b""
+    else:
+        raw = b""
+    if len(raw) != _SHA256_BYTES:
+        raise ValueError(f"{text!r} is not a SHA-256 NAR hash Nix would print")
+    return "sha256:" + raw.hex()
+
+
+def store_path_hash(path):
+    """The 32-character hash part of a store path (attic/src/nix_store)."""
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    digest = name[:32]
+    if len(name) < 34 or name[32] != "-" or not STORE_PATH_HASH_RE.match(digest):
+        raise ValueError(f"{path!r} is not a Nix store path")
+    return digest
+
+
+def upload_info(cache, path_info):
+    """UploadPathNarInfo for one `nix path-info --json` entry.
+
+    system and deriver stay null, as `attic push` leaves them (client/src/push.rs).
+    """
+    path = path_info["path"]
+    return {
+        "cache": cache,
+        "store_path_hash": store_path_hash(path),
+        "store_path": path,
+        "references": list(path_info.get("references") or []),
+        "system": None,
+        "deriver": None,
+        "sigs": list(path_info.get("signatures") or []),
+        "ca": path_info.get("ca"),
+        "nar_hash": nar_hash_hex(path_info["narHash"]),
+        "nar_size": int(path_info["narSize"]),
+    }
+
+
+class NarBody:
+    """A PUT body: an optional preamble, then the NAR file, re-read on every try.
+
+    http.client sends an iterable body by iterating it, so a retry after a 503
+    starts again from the first byte instead of sending an exhausted file.
+    """
+
+    def __init__(self, nar_file, preamble=b""):
+        self.nar_file = nar_file
+        self.preamble = preamble
+
+    def __iter__(self):
+        if self.preamble:
+            yield self.preamble
+        with open(self.nar_file, "rb") as handle:
+            while True:
+                block = handle.read(_COPY_BLOCK)
+                if not block:
+                    return
+                yield block
+
+
+class AtticPush:
+    """get-missing-paths and upload-path on top of an ApiClient (errors stay ApiError)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def missing(self, cache, hashes):
+        """The subset of HASHES the cache does not hold."""
+        if not hashes:
+            return set()
+        # A read despite the POST: asking again is harmless.
+        response = self.client.post(
+            MISSING_PATHS_PATH,
+            json={"cache": cache, "store_path_hashes": list(hashes)},
+            idempotent=True,
+        )
+        body = response.body if isinstance(response.body, dict) else {}
+        return set(body.get("missing_paths") or [])
+
+    def upload(self, info, nar_file):
+        """PUTs one NAR; returns {kind, file_size, frac_deduplicated} from the answer."""
+        text = json.dumps(info, separators=(",", ":"))
+        headers = {"Content-Type": "application/octet-stream"}
+        size = int(info["nar_size"])
+        if len(text.encode("utf-8")) >= NAR_INFO_PREAMBLE_THRESHOLD:
+            preamble = text.encode("utf-8")
+            headers[NAR_INFO_PREAMBLE_HEADER] = str(len(preamble))
+            body = NarBody(nar_file, preamble)
+            size += len(preamble)
+        else:
+            headers[NAR_INFO_HEADER] = text
+            body = NarBody(nar_file)
+        headers["Content-Length"] = str(size)
+        # Uploading the same NAR again maps the same object again: safe to retry.
+        response = self.client.put(
+            UPLOAD_PATH_PATH, data=body, headers=headers, idempotent=True
+        )
+        answer = response.body if isinstance(response.body, dict) else {}
+        kind = answer.get("kind")
+        return {
+            "kind": kind if kind in (UPLOADED, DEDUPLICATED) else UPLOADED,
+            "file_size": answer.get("file_size"),
+            "frac_deduplicated": answer.get("frac_deduplicated"),
+        }
+
+
+def push_failure_message(error, action, cache):
+    """What went wrong pushing to CACHE (ACTION: 'read', 'query' or 'upload')."""
+    doing = {
+        "read": f"read the upstream_cache_key_names of Attic cache {cache!r}",
+        "query": f"ask Attic cache {cache!r} which paths it is missing",
+        "upload": f"upload to Attic cache {cache!r}",
+    }[action]
+    needs = "pull (r)" if action == "read" else "push (w)"
+    text = f"Could not {doing}"
+    if error.status == 401:
+        text += (
+            " - Attic answers 401 when the token is missing, invalid or expired, or "
+            f"grants no permission at all on {cache!r} (it then hides whether the "
+            f"cache exists); this needs {needs}"
+        )
+    elif error.status == 403:
+        text += f" - the token can see the cache but lacks the {needs} permission"
+        if action == "read":
+            text += " (or set ignore_upstream_cache_filter: true)"
+    return text

@@ -50,6 +50,26 @@ ROUTES = UPSTREAM + "server/src/api/v1/mod.rs"
 MISSING_PATHS = UPSTREAM + "server/src/api/v1/get_missing_paths.rs"
 UPLOAD_PATH = UPSTREAM + "server/src/api/v1/upload_path.rs"
 BINARY_CACHE = UPSTREAM + "server/src/api/binary_cache.rs"
+UPLOAD_TYPES = UPSTREAM + "attic/src/api/v1/upload_path.rs"
+
+# attic/src/api/v1/upload_path.rs: the NAR info travels in a header, or as a JSON
+# preamble of the PUT body whose size a header gives (server/src/api/v1/upload_path.rs
+# refuses a preamble above max-nar-info-size, 1 MiB by default).
+NAR_INFO = "X-Attic-Nar-Info"
+NAR_INFO_PREAMBLE_SIZE = "X-Attic-Nar-Info-Preamble-Size"
+MAX_NAR_INFO_SIZE = 1024 * 1024
+BAD_NAR = "Bad NAR Hash or Size"
+NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz"
+# The Option<String> fields (system, deriver, ca) may be left out.
+REQUIRED_NAR_INFO = (
+    "cache",
+    "store_path_hash",
+    "store_path",
+    "references",
+    "sigs",
+    "nar_hash",
+    "nar_size",
+)
 
 CLAIM = "https://jwt.attic.rs/v1"
 LETTERS = ("r", "w", "d", "cc", "cr", "cq", "cd")
@@ -200,6 +220,7 @@ class Attic(Double):
         api_endpoint=None,
         substituter_endpoint=None,
         soft_delete_caches=False,
+        max_nar_info_size=MAX_NAR_INFO_SIZE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -230,7 +251,10 @@ class Attic(Double):
         self.substituter_endpoint = substituter_endpoint
         self.soft_delete_caches = soft_delete_caches
         self.caches: dict[str, Cache] = {}
-        self.nar_hashes: set[str] = set()
+        # The global NAR table (server/src/database/entity/nar.rs): one NAR per
+        # hash, shared by every cache that holds a path with it.
+        self.nars: dict[str, bytes] = {}
+        self.max_nar_info_size = max_nar_info_size
         self._state = threading.Lock()
 
     # Test helpers -----------------------------------------------------------
@@ -533,36 +557,67 @@ class Attic(Double):
     def upload_path(self, request):
         def run():
             data = request.get_data()
-            preamble = request.headers.get("X-Attic-Nar-Info-Preamble-Size")
-            if preamble is not None:
-                size = int(preamble)
-                info_text, nar = data[:size], data[size:]
-            else:
-                info_text, nar = request.headers.get("X-Attic-Nar-Info") or "", data
+            info_text, nar = self.upload_info_text(request, data)
             try:
-                info = json.loads(info_text)
-            except ValueError:
-                raise Rejected(
-                    attic_error("RequestError", "Invalid NAR info")
-                ) from None
-            name = info.get("cache") if isinstance(info, dict) else None
-            if not isinstance(name, str) or not CACHE_NAME.match(name):
-                raise Rejected(attic_error("RequestError", "Invalid NAR info"))
-            cache = self.auth_cache(request, name, "w")
-            nar_hash = str(info.get("nar_hash", ""))
-            if nar_hash != "sha256:" + hashlib.sha256(nar).hexdigest():
-                raise Rejected(attic_error("RequestError", "Bad NAR hash"))
+                info = parse_upload_info(json.loads(info_text))
+            except ValueError as exc:
+                # ServerError::request_error wraps serde's message.
+                raise Rejected(attic_error("RequestError", str(exc))) from None
+            cache = self.auth_cache(request, info["cache"], "w")
+            digest = "sha256:" + hashlib.sha256(nar).hexdigest()
             with self._state:
-                deduplicated = nar_hash in self.nar_hashes
-                self.nar_hashes.add(nar_hash)
-                cache.objects[info.get("store_path_hash")] = nar_hash
-            return {
-                "kind": "Deduplicated" if deduplicated else "Uploaded",
-                "file_size": len(nar),
-                "frac_deduplicated": 1.0 if deduplicated else 0.0,
-            }
+                existing = self.nars.get(info["nar_hash"])
+                if existing is not None:
+                    # upload_path_dedup with require-proof-of-possession (the
+                    # default): the body is still hashed and must match the NAR
+                    # already held.
+                    if (
+                        digest != info["nar_hash"]
+                        or len(nar) != info["nar_size"]
+                        or len(nar) != len(existing)
+                    ):
+                        raise Rejected(attic_error("RequestError", BAD_NAR))
+                    cache.objects[info["store_path_hash"]] = info
+                    return {"kind": "Deduplicated", "frac_deduplicated": None}
+                if digest != info["nar_hash"] or len(nar) != info["nar_size"]:
+                    raise Rejected(attic_error("RequestError", BAD_NAR))
+                self.nars[digest] = nar
+                cache.objects[info["store_path_hash"]] = info
+            # No compression here, so the stored file is the NAR itself.
+            return {"kind": "Uploaded", "file_size": len(nar), "frac_deduplicated": 0.0}
 
         return self.handle(run)
+
+    def upload_info_text(self, request, data):
+        """(NAR info JSON, NAR bytes): the preamble wins over the header, as upstream."""
+        preamble = request.headers.get(NAR_INFO_PREAMBLE_SIZE)
+        if preamble is not None:
+            if not preamble.isdigit():
+                raise Rejected(
+                    attic_error(
+                        "RequestError",
+                        f"{NAR_INFO_PREAMBLE_SIZE} must be a valid unsigned integer",
+                    )
+                )
+            size = int(preamble)
+            if size > self.max_nar_info_size:
+                raise Rejected(attic_error("RequestError", "Upload info is too large"))
+            if len(data) < size:
+                raise Rejected(
+                    attic_error(
+                        "RequestError", "Upload info doesn't match specified size"
+                    )
+                )
+            return data[:size], data[size:]
+        header = request.headers.get(NAR_INFO)
+        if header is None:
+            raise Rejected(attic_error("RequestError", f"{NAR_INFO} must be set"))
+        return header, data
+
+    def narinfo_of(self, cache, store_path_hash):
+        """The object a cache holds for a store path hash, or None (for tests)."""
+        found = self.live(cache)
+        return None if found is None else found.objects.get(store_path_hash)
 
     @route("GET", "/{cache}/nix-cache-info", source=BINARY_CACHE, auth=False)
     def nix_cache_info(self, request, cache):
@@ -583,6 +638,78 @@ def data_error(detail):
     return axum_rejection(
         422, f"Failed to deserialize the JSON body into the target type: {detail}"
     )
+
+
+def nix_base32_decode(text, size):
+    """Bytes of Nix's base32 (attic/src/hash/mod.rs takes it through nix_base32)."""
+    out = bytearray(size)
+    for n, char in enumerate(reversed(text)):
+        digit = NIX_BASE32.find(char)
+        if digit < 0:
+            raise ValueError("Invalid base32 hash.")
+        bit = n * 5
+        index, shift = bit // 8, bit % 8
+        out[index] |= (digit << shift) & 0xFF
+        carry = digit >> (8 - shift)
+        if index + 1 < size:
+            out[index + 1] |= carry
+        elif carry:
+            raise ValueError("Invalid base32 hash.")
+    return bytes(out)
+
+
+def typed_hash(value):
+    """Hash::from_typed (attic/src/hash/mod.rs): 'sha256:' + 64 hex or 52 base32
+    characters, kept as the typed base16 form the nar table stores."""
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError("nar_hash: The string lacks a colon separator.")
+    kind, text = value.split(":", 1)
+    if kind != "sha256":
+        raise ValueError(f"nar_hash: Hash algorithm {kind} is not supported.")
+    if len(text) == 64:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"nar_hash: Invalid base16 hash: {text}") from None
+    elif len(text) == 52:
+        raw = nix_base32_decode(text, 32)
+    else:
+        raise ValueError(
+            "nar_hash: Invalid length for SHA-256 string: Must be either 64 "
+            f"(hexadecimal) or 52 (base32), got {len(text)}."
+        )
+    return "sha256:" + raw.hex()
+
+
+def parse_upload_info(body):
+    """UploadPathNarInfo as serde reads it (attic/src/api/v1/upload_path.rs)."""
+    if not isinstance(body, dict):
+        raise ValueError("invalid type: expected struct UploadPathNarInfo")
+    for key in REQUIRED_NAR_INFO:
+        if key not in body:
+            raise ValueError(f"missing field `{key}`")
+    if not isinstance(body["cache"], str) or not CACHE_NAME.match(body["cache"]):
+        raise ValueError(f"cache: invalid cache name {body['cache']!r}")
+    if not isinstance(body["store_path_hash"], str) or not STORE_PATH_HASH.match(
+        body["store_path_hash"]
+    ):
+        raise ValueError("store_path_hash: invalid store path hash")
+    for key in ("references", "sigs"):
+        if not isinstance(body[key], list) or not all(
+            isinstance(x, str) for x in body[key]
+        ):
+            raise ValueError(f"{key}: invalid type, expected a sequence of strings")
+    if not isinstance(body["store_path"], str):
+        raise ValueError("store_path: invalid type, expected a string")
+    for key in ("system", "deriver", "ca"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise ValueError(f"{key}: invalid type, expected a string")
+    size = body["nar_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError("nar_size: invalid type, expected usize")
+    info = dict(body)
+    info["nar_hash"] = typed_hash(body["nar_hash"])
+    return info
 
 
 def _keypair_config(value):

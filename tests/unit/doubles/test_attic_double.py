@@ -319,3 +319,144 @@ def test_the_hs256_secret_must_be_utf8_text_as_atticd_demands():
     # token/src/lib.rs decode_token_hs256_secret_base64: from_utf8
     with pytest.raises(UnicodeDecodeError):
         Attic(hs256_secret_base64=base64.b64encode(b"\xff" * 32).decode())
+
+
+# Pushing: attic/src/api/v1/upload_path.rs, server/src/api/v1/upload_path.rs,
+# attic/src/hash/mod.rs ----------------------------------------------------------
+
+UPLOAD = "/_api/v1/upload-path"
+
+
+def nar_info(cache, data, path_hash="a" * 32, **fields):
+    info = {
+        "cache": cache,
+        "store_path_hash": path_hash,
+        "store_path": f"/nix/store/{path_hash}-x",
+        "references": [],
+        "system": None,
+        "deriver": None,
+        "sigs": [],
+        "ca": None,
+        "nar_hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "nar_size": len(data),
+    }
+    info.update(fields)
+    return info
+
+
+def put(attic, info, data, token, preamble=False):
+    text = json.dumps(info)
+    if preamble:
+        headers = {"X-Attic-Nar-Info-Preamble-Size": str(len(text.encode()))}
+        return call(
+            attic, "PUT", UPLOAD, raw=text.encode() + data, token=token, headers=headers
+        )
+    return call(
+        attic, "PUT", UPLOAD, raw=data, token=token, headers={"X-Attic-Nar-Info": text}
+    )
+
+
+def request_error(detail):
+    return {
+        "code": 400,
+        "error": "RequestError",
+        "message": f"General request error: {detail}",
+    }
+
+
+def nix_base32(raw):
+    """Nix's base32 of RAW (the encoder matching nix_base32_decode, for tests)."""
+    alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
+    length = (len(raw) * 8 - 1) // 5 + 1
+    out = []
+    for n in range(length - 1, -1, -1):
+        bit = n * 5
+        index, shift = bit // 8, bit % 8
+        value = raw[index] >> shift
+        if index + 1 < len(raw):
+            value |= raw[index + 1] << (8 - shift)
+        out.append(alphabet[value & 0x1F])
+    return "".join(out)
+
+
+def test_upload_checks_the_nar_against_its_info_and_stores_nothing_bad(attic):
+    attic.add_cache("c")
+    token = attic.mint("push", {"c": ["w"]})
+    data = b"nix-archive-1 body"
+    bad_hash = nar_info("c", data, nar_hash="sha256:" + "0" * 64)
+    assert put(attic, bad_hash, data, token)[:2] == (
+        400,
+        request_error("Bad NAR Hash or Size"),
+    )
+    bad_size = nar_info("c", data, nar_size=len(data) + 1)
+    assert put(attic, bad_size, data, token)[1]["message"].endswith(
+        "Bad NAR Hash or Size"
+    )
+    assert attic.nars == {} and attic.live("c").objects == {}
+    # Nix's base32 is accepted as well as hex; the nar table keeps hex.
+    digest = hashlib.sha256(data).digest()
+    base32 = nar_info("c", data, nar_hash="sha256:" + nix_base32(digest))
+    status, body, _headers = put(attic, base32, data, token)
+    assert (status, body["kind"]) == (200, "Uploaded")
+    assert list(attic.nars) == ["sha256:" + digest.hex()]
+    # SRI (what `nix path-info --json` prints) is not a form Hash::from_typed reads.
+    sri = nar_info("c", data, nar_hash="sha256-" + base64.b64encode(digest).decode())
+    status, body, _headers = put(attic, sri, data, token)
+    assert status == 400 and "lacks a colon separator" in body["message"]
+
+
+def test_the_same_nar_in_another_cache_is_deduplicated(attic):
+    attic.add_cache("a")
+    attic.add_cache("b")
+    token = attic.mint("push", {"*": ["w"]})
+    data = b"nix-archive-1 shared"
+    assert put(attic, nar_info("a", data), data, token)[1] == {
+        "kind": "Uploaded",
+        "file_size": len(data),
+        "frac_deduplicated": 0.0,
+    }
+    # upload_path_dedup answers no file_size and frac_deduplicated null.
+    other = nar_info("b", data, path_hash="b" * 32)
+    assert put(attic, other, data, token, preamble=True)[1] == {
+        "kind": "Deduplicated",
+        "frac_deduplicated": None,
+    }
+    assert len(attic.nars) == 1
+    assert attic.narinfo_of("b", "b" * 32)["store_path"] == other["store_path"]
+    # Proof of possession: claiming a held hash without its bytes is refused.
+    liar = nar_info("b", data, path_hash="c" * 32)
+    assert put(attic, liar, b"something else", token)[0] == 400
+    assert attic.narinfo_of("b", "c" * 32) is None
+    missing = {"cache": "b", "store_path_hashes": ["b" * 32, "c" * 32]}
+    assert call(attic, "POST", "/_api/v1/get-missing-paths", missing, token)[1] == {
+        "missing_paths": ["c" * 32]
+    }
+
+
+def test_upload_needs_push_and_a_well_formed_info(serve_double):
+    attic = serve_double(Attic, max_nar_info_size=64)
+    attic.add_cache("c")
+    reader = attic.mint("pull", {"c": ["r"]})
+    pusher = attic.mint("push", {"c": ["w"]})
+    data = b"nix-archive-1 x"
+    info = nar_info("c", data)
+    assert put(attic, info, data, reader)[:2] == (403, FORBIDDEN)
+    assert put(attic, info, data, None)[:2] == (401, UNAUTHORIZED)
+    # The preamble is bounded by max-nar-info-size; this info is larger than 64.
+    assert put(attic, info, data, pusher, preamble=True)[1] == request_error(
+        "Upload info is too large"
+    )
+    assert call(attic, "PUT", UPLOAD, raw=data, token=pusher)[1] == request_error(
+        "X-Attic-Nar-Info must be set"
+    )
+    bad_size = {"X-Attic-Nar-Info-Preamble-Size": "lots"}
+    assert call(attic, "PUT", UPLOAD, raw=data, token=pusher, headers=bad_size)[
+        1
+    ] == request_error(
+        "X-Attic-Nar-Info-Preamble-Size must be a valid unsigned integer"
+    )
+    incomplete = dict(info)
+    del incomplete["nar_size"]
+    status, body, _headers = put(attic, incomplete, data, pusher)
+    assert status == 400 and "missing field `nar_size`" in body["message"]
+    assert attic.nars == {}
