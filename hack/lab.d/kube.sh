@@ -113,13 +113,17 @@ kube_up() {
     --endpoint-reconciler-type none
   wait_for kube-apiserver 120 kubectl_lab get --raw /readyz
 
+  # kwok's heartbeats run late on a loaded machine; past the grace period the controller
+  # marks the nodes NotReady and their pods unready, and kwok never makes them Ready again,
+  # so rollouts waited on afterwards time out. Simulated nodes do not die: wait long.
   start_daemon kube-controller-manager "$FLYWHEEL_BIN/kube-controller-manager" \
     --kubeconfig "$KUBE_KUBECONFIG" \
     --authentication-kubeconfig "$KUBE_KUBECONFIG" --authorization-kubeconfig "$KUBE_KUBECONFIG" \
     --bind-address 127.0.0.1 --secure-port 10357 --leader-elect=false \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-    --use-service-account-credentials=false
+    --use-service-account-credentials=false \
+    --node-monitor-grace-period 10m
   start_daemon kube-scheduler "$FLYWHEEL_BIN/kube-scheduler" \
     --kubeconfig "$KUBE_KUBECONFIG" \
     --authentication-kubeconfig "$KUBE_KUBECONFIG" --authorization-kubeconfig "$KUBE_KUBECONFIG" \
