@@ -393,7 +393,9 @@ def _cache(entry, name, tenant, pool, attic_url, bazel_url):
     return {
         "attic": attic_cache or None,
         "attic_view": f"{view}*",
-        "attic_token_permissions": {f"{view}*": permissions} if attic_cache else {},
+        # The exact cache, not the view's wildcard: `acme-*` would also reach the caches of
+        # a tenant named acme-ci.
+        "attic_token_permissions": {attic_cache: permissions} if attic_cache else {},
         "push": push,
         "bazel": bazel_prefix or None,
         "env": env,
@@ -479,6 +481,22 @@ def _larger(current, candidate):
     return candidate if current is None or size > quantity(current) else current
 
 
+def _check_cache_owner(enrollment, expanded):
+    """A cache belongs to the tenant with the longest name it starts with: tenant acme may
+    not name acme-ci-main when a tenant acme-ci exists."""
+    cache = enrollment["cache"]["attic"]
+    if not cache:
+        return
+    names = {e["tenant"]["name"] for e in expanded}
+    owner = max((n for n in names if cache.startswith(f"{n}-")), key=len)
+    if owner != enrollment["tenant"]["name"]:
+        raise EnrollmentError(
+            enrollment["name"],
+            "cache.attic",
+            f"{cache!r} is in tenant {owner}'s cache view ({owner}-*); tenants never share caches",
+        )
+
+
 def tenants(expanded):
     """Per tenant: its namespace, Attic caches and view, Bazel prefixes, pools, enrollments,
     the largest limits its pools set (a LimitRange must admit them), whether a pool needs
@@ -527,6 +545,7 @@ def tenants(expanded):
                     enrollment["name"], f"pool.limits.{resource}", str(exc)
                 ) from None
         entry["privileged"] = entry["privileged"] or bool(pool["privileged"])
+        _check_cache_owner(enrollment, expanded)
         for resource in pool["extra_resources"]:
             if resource not in entry["extra_resources"]:
                 entry["extra_resources"].append(resource)

@@ -121,7 +121,7 @@ enrollments:
              concurrency: 6, cache: true}
       runners: {min: 0, max: 10, group: null}
       cache: {attic: acme-main, attic_view: "acme-*", push: true, bazel: acme,
-              attic_token_permissions: {"acme-*": [pull, push]},
+              attic_token_permissions: {acme-main: [pull, push]},
               env: {ATTIC_CACHE: acme-main}}
 tenants:
   description:

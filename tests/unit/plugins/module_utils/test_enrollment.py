@@ -59,7 +59,7 @@ def test_a_nix_enrollment_expands_along_all_four_dimensions():
     assert got["runners"] == {"min": 1, "max": 10, "group": "ci"}
     cache = got["cache"]
     assert cache["attic"] == "acme-main"
-    assert cache["attic_token_permissions"] == {"acme-*": ["pull", "push"]}
+    assert cache["attic_token_permissions"] == {"acme-main": ["pull", "push"]}
     env = cache["env"]
     assert env["ATTIC_SERVER"] == ATTIC and env["ATTIC_CACHE"] == "acme-main"
     assert f"extra-substituters = {ATTIC}/acme-main" in env["NIX_CONFIG"]
@@ -74,7 +74,7 @@ def test_a_docker_pool_pulls_nothing_from_the_nix_cache_but_keeps_a_pull_scope()
     assert got["pool"]["image"] == "docker.io/library/alpine:3.21"
     assert got["pool"]["concurrency"] == 12
     assert got["cache"]["env"] == {}
-    assert got["cache"]["attic_token_permissions"] == {"acme-*": ["pull"]}
+    assert got["cache"]["attic_token_permissions"] == {"acme-main": ["pull"]}
 
 
 @pytest.mark.parametrize(
@@ -375,3 +375,19 @@ def test_a_limit_that_is_no_quantity_names_the_field():
             )
         )
     assert caught.value.field == "pool.limits.cpu"
+
+
+def test_a_cache_in_a_longer_named_tenants_view_is_refused():
+    entries = [
+        enrollment(
+            tenant={"name": "acme-ci", "kind": "org"}, cache={"attic": "acme-ci-main"}
+        ),
+        enrollment(name="acme-sneaky", cache={"attic": "acme-ci-main"}),
+    ]
+    with pytest.raises(EnrollmentError) as caught:
+        tenants(expand(entries))
+    assert (caught.value.enrollment, caught.value.field) == (
+        "acme-sneaky",
+        "cache.attic",
+    )
+    assert "tenant acme-ci's cache view" in str(caught.value)
