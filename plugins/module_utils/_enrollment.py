@@ -345,7 +345,7 @@ def _runners(entry, name):
 
 
 def _cache(entry, name, tenant, pool, attic_url, bazel_url):
-    """The cache plane: the tenant's Attic cache view and token scope, its Bazel prefix."""
+    """The cache plane: the tenant's Attic cache view and token scope, its Bazel cache."""
     cache = entry.get("cache") or {}
     if not isinstance(cache, dict):
         raise EnrollmentError(name, "cache", "must be a mapping")
@@ -389,7 +389,9 @@ def _cache(entry, name, tenant, pool, attic_url, bazel_url):
             )
         )
     if pool["cache"] and bazel_prefix and bazel_url:
-        env["BAZEL_REMOTE_CACHE"] = f"{bazel_url.rstrip('/')}/{bazel_prefix}"
+        # roles/bazel_remote runs one instance per tenant (bazel-cache-<tenant>): the URL
+        # names it through `{tenant}`; without the placeholder every tenant shares one.
+        env["BAZEL_REMOTE_CACHE"] = bazel_url.replace("{tenant}", bazel_prefix)
     return {
         "attic": attic_cache or None,
         "attic_view": f"{view}*",

@@ -58,7 +58,8 @@ options:
         C(flywheel-runners-<tenant>)); C(pool), a pool name or a mapping of C(name) plus fields that
         override the pool's for this enrollment; optional C(cache) with C(attic) (a cache in the
         tenant's view C(<tenant>-*), default C(<tenant>-main); false for none), C(push) (default
-        whether the pool uses the cache) and C(bazel) (the Bazel prefix, default the tenant name);
+        whether the pool uses the cache) and C(bazel) (the tenant's Bazel cache, filling
+        C({tenant}) in O(bazel_url); default the tenant name);
         optional C(runners) with C(min), C(max) and C(group).
     type: list
     elements: dict
@@ -79,7 +80,10 @@ options:
     type: str
   bazel_url:
     description:
-      - The Bazel remote cache URL runners reach; each enrollment's prefix is appended.
+      - The Bazel remote cache URL runners reach, for C(BAZEL_REMOTE_CACHE). C({tenant}) in it is
+        replaced by the enrollment's C(cache.bazel), for the per-tenant instances of the
+        C(bazel_remote) role (C(grpc://bazel-cache-{tenant}.flywheel-cache.svc.cluster.local:9092));
+        without it every tenant shares the one cache.
     type: str
 seealso:
   - module: glorious.flywheel.attic_token
@@ -102,7 +106,7 @@ EXAMPLES = r"""
         pool: {name: docker, concurrency: 4}
         cache: {attic: false}
     attic_url: "https://attic.tail0123.ts.net"
-    bazel_url: "grpc://bazel-remote.flywheel-cache.svc:9092"
+    bazel_url: "grpc://bazel-cache-{tenant}.flywheel-cache.svc.cluster.local:9092"
   register: enrolled
 """
 

@@ -13,7 +13,7 @@ from ansible_collections.glorious.flywheel.plugins.module_utils._enrollment impo
 )
 
 ATTIC = "https://attic.example.ts.net"
-BAZEL = "grpc://bazel-remote.flywheel-cache.svc:9092"
+BAZEL = "grpc://bazel-cache-{tenant}.flywheel-cache.svc.cluster.local:9092"
 
 
 def enrollment(**fields):
@@ -66,7 +66,10 @@ def test_a_nix_enrollment_expands_along_all_four_dimensions():
     # Upstream stays listed: builds fall back when Attic is down.
     assert "substituters = https://cache.nixos.org" in env["NIX_CONFIG"]
     assert "fallback = true" in env["NIX_CONFIG"]
-    assert env["BAZEL_REMOTE_CACHE"] == f"{BAZEL}/acme"
+    assert (
+        env["BAZEL_REMOTE_CACHE"]
+        == "grpc://bazel-cache-acme.flywheel-cache.svc.cluster.local:9092"
+    )
 
 
 def test_a_docker_pool_pulls_nothing_from_the_nix_cache_but_keeps_a_pull_scope():
@@ -391,3 +394,9 @@ def test_a_cache_in_a_longer_named_tenants_view_is_refused():
         "cache.attic",
     )
     assert "tenant acme-ci's cache view" in str(caught.value)
+
+
+def test_without_a_tenant_placeholder_every_tenant_shares_one_bazel_cache():
+    shared = "grpc://bazel-cache.flywheel-cache.svc.cluster.local:9092"
+    got = expand([enrollment()], bazel_url=shared)[0]
+    assert got["cache"]["env"]["BAZEL_REMOTE_CACHE"] == shared
