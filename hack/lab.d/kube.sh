@@ -12,6 +12,7 @@ KUBE_APISERVER_PORT=${KUBE_APISERVER_PORT:-16443}
 KUBE_KUBECONFIG=$KUBE_DIR/admin.kubeconfig
 # Simulated nodes; kwok manages exactly the nodes that carry its annotation.
 KUBE_NODES=(lab-node-1 lab-node-2 lab-node-3)
+KUBE_VOLUMES=4
 KUBE_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 kube_install() {
@@ -134,6 +135,7 @@ kube_up() {
     --server-address 127.0.0.1:10347 \
     --cidr 10.244.0.0/16 --node-ip 127.0.0.1
   kube_nodes
+  kube_volumes
   wait_for "a schedulable service account" 60 kubectl_lab -n default get serviceaccount default
 
   env_put KUBECONFIG "$KUBE_KUBECONFIG"
@@ -164,6 +166,29 @@ status:
 NODE
   done
   wait_for "kwok nodes Ready" 180 kubectl_lab wait --for=condition=Ready node --all --timeout=1s
+}
+
+# The lab has no volume provisioner. A few class-less volumes let claims without a storage
+# class bind (as on a cluster whose operator pre-creates volumes), so roles that keep data
+# on a PVC, attic and bazel_remote, roll out here as they would there. kwok runs no
+# containers: nothing is ever written to them.
+kube_volumes() {
+  local index
+  for index in $(seq 1 "$KUBE_VOLUMES"); do
+    kubectl_lab apply -f - >/dev/null <<VOLUME
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: lab-volume-$index
+  labels:
+    glorious.flywheel/lab: "true"
+spec:
+  capacity: {storage: 500Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: $KUBE_DIR/volumes/$index}
+VOLUME
+  done
 }
 
 kube_down() {

@@ -1,6 +1,7 @@
 """playbooks/bootstrap.yml against the lab inventory: it converges, a re-run changes
 nothing, and preflight names a target it cannot reach."""
 
+import json
 import re
 import subprocess
 
@@ -37,6 +38,7 @@ def bootstrap(ansible_env, kube_lab, tailnet_lab, hosts_lab):
             check=False,
         )
 
+    run.env = env
     return run
 
 
@@ -52,6 +54,21 @@ def test_bootstrap_converges_then_changes_nothing(bootstrap):
     assert first.returncode == 0, first.stdout + first.stderr
     assert "preflight passed: 3 targets checked" in first.stdout
     assert "cluster lab is bootstrapped." in first.stdout
+    # The cache phase stood Attic and the Bazel cache up, and they rolled out.
+    deployments = subprocess.run(
+        ["kubectl", "-n", "flywheel-cache", "get", "deployments", "-o", "json"],
+        env=bootstrap.env,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    available = {
+        d["metadata"]["name"]: d["status"].get("availableReplicas", 0)
+        for d in json.loads(deployments.stdout)["items"]
+    }
+    assert available.get("attic", 0) >= 1 and available.get("bazel-cache", 0) >= 1, (
+        available
+    )
 
     second = bootstrap()
     assert second.returncode == 0, second.stdout + second.stderr
