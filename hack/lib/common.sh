@@ -87,11 +87,16 @@ stop_daemon() {
 }
 
 # Appends KEY=VALUE to the lab env file that `hack/lab env` prints and tests read.
+# Locked: hack/test runs molecule lanes side by side, each of which may bring lab
+# components up and record their settings here.
 env_put() {
   local file=$FLYWHEEL_LAB_DIR/env
   mkdir -p "$FLYWHEEL_LAB_DIR"
   touch "$file"
-  grep -v "^$1=" "$file" >"$file.tmp" || true
-  printf '%s=%s\n' "$1" "$2" >>"$file.tmp"
-  mv "$file.tmp" "$file"
+  (
+    flock 9
+    grep -v "^$1=" "$file" >"$file.tmp.$$" || true
+    printf '%s=%s\n' "$1" "$2" >>"$file.tmp.$$"
+    mv "$file.tmp.$$" "$file"
+  ) 9>"$file.lock"
 }
