@@ -377,3 +377,81 @@ def test_inconsistent_settings_fail_before_any_change(
     assert completed.returncode != 0
     assert message in completed.stdout
     assert get(kube_lab, "", "namespace", name) is None
+
+
+# A stand-in for the CloudNativePG operator's CRD: the operator itself cannot be installed
+# here (no registry), and the role only needs the API to exist to create its Cluster.
+CNPG_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "clusters.postgresql.cnpg.io"},
+    "spec": {
+        "group": "postgresql.cnpg.io",
+        "scope": "Namespaced",
+        "names": {"plural": "clusters", "singular": "cluster", "kind": "Cluster"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_postgresql_without_a_url_needs_cloudnativepg_then_gets_a_cluster(
+    role, namespace, kube_lab, run_playbook
+):
+    settings = {
+        "flywheel_kubeconfig": kube_lab["KUBECONFIG"],
+        "attic_namespace": namespace,
+        "attic_rollout_timeout": 120,
+        "attic_manage_caches": False,
+        "attic_database_type": "postgresql",
+        "attic_storage_type": "s3",
+        "attic_s3_bucket": "attic",
+        "attic_s3_access_key_id": "AKIAEXAMPLE",
+        "attic_s3_secret_access_key": "not-a-real-secret",
+    }
+    kubectl(kube_lab, "delete", "crd", CNPG_CRD["metadata"]["name"], check=False)
+    refused = run_playbook(
+        "- hosts: localhost\n  gather_facts: false\n  roles:\n"
+        f"    - role: glorious.flywheel.attic\n      vars: {json.dumps(settings)}\n",
+        extra_env=kube_lab,
+    )
+    assert refused.returncode != 0
+    assert "the CloudNativePG operator is not installed" in refused.stdout
+
+    kubectl(kube_lab, "apply", "-f", "-", stdin=json.dumps(CNPG_CRD))
+    kubectl(
+        kube_lab,
+        "wait",
+        "--for=condition=Established",
+        f"crd/{CNPG_CRD['metadata']['name']}",
+        "--timeout=60s",
+    )
+    try:
+        role(namespace, **{k: v for k, v in settings.items() if k.startswith("attic_")})
+        cluster = get(kube_lab, namespace, "clusters.postgresql.cnpg.io", "attic-db")
+        assert cluster["spec"]["instances"] == 3
+        assert cluster["spec"]["bootstrap"]["initdb"] == {
+            "database": "attic",
+            "owner": "attic",
+        }
+        deployment = get(kube_lab, namespace, "deployment", "attic")
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        url = next(e for e in env if e["name"] == "ATTIC_SERVER_DATABASE_URL")
+        # The operator's application Secret carries the URL; it never enters server.toml.
+        assert url["valueFrom"]["secretKeyRef"] == {
+            "name": "attic-db-app",
+            "key": "uri",
+        }
+    finally:
+        kubectl(kube_lab, "delete", "crd", CNPG_CRD["metadata"]["name"], check=False)
