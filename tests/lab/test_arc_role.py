@@ -8,17 +8,21 @@ tenant namespaces are made here (runner_namespaces' job, tested on its own) and 
 is deleted afterwards.
 """
 
-import base64
 import json
 import re
-import subprocess
 import uuid
 
 import pytest
-import yaml
 
 from ansible_collections.glorious.flywheel.tests.doubles.github import GitHub
-from ansible_collections.glorious.flywheel.tests.support import LAB_DIR, ROOT
+from ansible_collections.glorious.flywheel.tests.lab.kube import (
+    get,
+    kubectl,
+    recorded,
+    releases,
+    secret_data,
+)
+from ansible_collections.glorious.flywheel.tests.support import ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -26,55 +30,6 @@ RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(?P<changed>\d+)", re.MULTI
 CHARTS = ROOT / "tests" / "charts"
 # Not a usable key: nothing here signs with it when the installation id is given.
 FAKE_KEY = "-----BEGIN RSA PRIVATE KEY-----\narc-test\n-----END RSA PRIVATE KEY-----\n"
-
-
-def kubectl(kube_lab, *args, check=True):
-    return subprocess.run(
-        [str(LAB_DIR / "bin" / "kubectl"), "--kubeconfig", kube_lab["KUBECONFIG"]]
-        + list(args),
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
-def get(kube_lab, namespace, kind, name):
-    out = kubectl(
-        kube_lab, "-n", namespace, "get", kind, name, "-o", "json", check=False
-    )
-    return json.loads(out.stdout) if out.returncode == 0 else None
-
-
-def releases(kube_lab, namespace):
-    """{release name: revision} of the Helm releases in NAMESPACE."""
-    out = subprocess.run(
-        [
-            kube_lab["HELM_BIN"],
-            "--kubeconfig",
-            kube_lab["KUBECONFIG"],
-            "-n",
-            namespace,
-            "list",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {r["name"]: int(r["revision"]) for r in json.loads(out.stdout)}
-
-
-def recorded(kube_lab, namespace, release):
-    config_map = get(kube_lab, namespace, "configmap", f"{release}-recorded-values")
-    return yaml.safe_load(config_map["data"]["values.yaml"])
-
-
-def secret_data(kube_lab, namespace, name):
-    secret = get(kube_lab, namespace, "secret", name)
-    if secret is None:
-        return None
-    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 @pytest.fixture

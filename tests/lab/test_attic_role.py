@@ -7,7 +7,6 @@ they become Ready without running atticd, so a rollout completes without pulling
 
 import base64
 import json
-import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -15,32 +14,15 @@ import uuid
 import pytest
 
 from ansible_collections.glorious.flywheel.tests.doubles.attic import Attic
+from ansible_collections.glorious.flywheel.tests.lab.kube import (
+    get,
+    kubectl,
+    secret_bytes,
+)
 
 pytestmark = pytest.mark.lab
 
 TENANTS = [{"name": "alpha"}, {"name": "beta", "caches": ["main", "ci"]}]
-
-
-def kubectl(kube_lab, *args, stdin=None, check=True):
-    return subprocess.run(
-        ["kubectl", *args],
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", **kube_lab},
-        input=stdin,
-        text=True,
-        capture_output=True,
-        check=check,
-    )
-
-
-def get(kube_lab, namespace, kind, name=None):
-    args = ["-n", namespace, "get", kind] + ([name] if name else []) + ["-o", "json"]
-    completed = kubectl(kube_lab, *args, check=False)
-    return json.loads(completed.stdout) if completed.returncode == 0 else None
-
-
-def secret_data(kube_lab, namespace, name):
-    secret = get(kube_lab, namespace, "secret", name)
-    return {k: base64.b64decode(v) for k, v in secret["data"].items()}
 
 
 @pytest.fixture
@@ -126,7 +108,7 @@ def test_deploys_caches_and_tokens_then_changes_nothing(
     # The first run has no API to talk to yet: it deploys and generates the signing key.
     first = role(namespace)
     assert first["changed"] > 0
-    key = secret_data(kube_lab, namespace, "attic-jwt")["token-hs256-secret-base64"]
+    key = secret_bytes(kube_lab, namespace, "attic-jwt")["token-hs256-secret-base64"]
     assert base64.b64decode(key).decode().isalnum()
 
     labels = get(kube_lab, "", "namespace", namespace)["metadata"]["labels"]
@@ -149,7 +131,7 @@ def test_deploys_caches_and_tokens_then_changes_nothing(
         "containerPort": 8080,
         "protocol": "TCP",
     }
-    toml = secret_data(kube_lab, namespace, "attic-config")["server.toml"].decode()
+    toml = secret_bytes(kube_lab, namespace, "attic-config")["server.toml"].decode()
     assert f'[jwt.signing]\ntoken-hs256-secret-base64 = "{key.decode()}"' in toml
     # The deprecated top-level key (atticd refuses it) is never written.
     before_jwt = toml.split("[database]")[0]
@@ -169,8 +151,8 @@ def test_deploys_caches_and_tokens_then_changes_nothing(
         "beta-ci",
         "beta-main",
     ]
-    alpha = secret_data(kube_lab, namespace, "attic-alpha-tokens")
-    beta = secret_data(kube_lab, namespace, "attic-beta-tokens")
+    alpha = secret_bytes(kube_lab, namespace, "attic-alpha-tokens")
+    beta = secret_bytes(kube_lab, namespace, "attic-beta-tokens")
     assert alpha["caches"] == b"alpha-main"
     assert beta["caches"] == b"beta-main,beta-ci"
 
@@ -198,9 +180,9 @@ def test_deploys_caches_and_tokens_then_changes_nothing(
     third = role(namespace, **with_caches)
     assert third["changed"] == 0
     assert double.writes() == writes
-    assert secret_data(kube_lab, namespace, "attic-alpha-tokens") == alpha
+    assert secret_bytes(kube_lab, namespace, "attic-alpha-tokens") == alpha
     assert (
-        secret_data(kube_lab, namespace, "attic-jwt")["token-hs256-secret-base64"]
+        secret_bytes(kube_lab, namespace, "attic-jwt")["token-hs256-secret-base64"]
         == key
     )
 
@@ -224,7 +206,7 @@ def test_config_change_rolls_and_storage_switch_changes_only_what_it_must(
     assert new_checksum != checksum
     assert replica_sets(kube_lab, namespace) - hashes, "no new ReplicaSet"
     assert rolled_out(rolled)
-    toml = secret_data(kube_lab, namespace, "attic-config")["server.toml"].decode()
+    toml = secret_bytes(kube_lab, namespace, "attic-config")["server.toml"].decode()
     assert "level = 12\n" in toml
 
     s3 = {
@@ -236,10 +218,10 @@ def test_config_change_rolls_and_storage_switch_changes_only_what_it_must(
         "attic_s3_secret_access_key": "not-a-real-secret",
     }
     role(namespace, **s3)
-    toml = secret_data(kube_lab, namespace, "attic-config")["server.toml"].decode()
+    toml = secret_bytes(kube_lab, namespace, "attic-config")["server.toml"].decode()
     assert '[storage]\ntype = "s3"\nregion = "us-east-1"\nbucket = "attic"' in toml
     assert "not-a-real-secret" not in toml and "/var/lib/attic/storage" not in toml
-    credentials = secret_data(kube_lab, namespace, "attic-s3-credentials")
+    credentials = secret_bytes(kube_lab, namespace, "attic-s3-credentials")
     assert credentials == {
         "AWS_ACCESS_KEY_ID": b"AKIAEXAMPLE",
         "AWS_SECRET_ACCESS_KEY": b"not-a-real-secret",
@@ -335,7 +317,7 @@ def test_api_server_topology_runs_migrations_first(role, namespace, kube_lab):
     assert get(kube_lab, namespace, "pdb", "attic")["spec"]["minAvailable"] == 1
     # No data volume: PostgreSQL and S3 need none.
     assert get(kube_lab, namespace, "pvc", "attic-data") is None
-    toml = secret_data(kube_lab, namespace, "attic-config")["server.toml"].decode()
+    toml = secret_bytes(kube_lab, namespace, "attic-config")["server.toml"].decode()
     assert "[database]\n\n" in toml and "pw@" not in toml
 
 

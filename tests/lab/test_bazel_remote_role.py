@@ -7,14 +7,16 @@ for one: a PersistentVolume pre-bound (claimRef) to each claim the role will mak
 import base64
 import json
 import re
-import subprocess
 import uuid
 
 import bcrypt
 import pytest
 import yaml
 
-from ansible_collections.glorious.flywheel.tests.support import LAB_DIR
+from ansible_collections.glorious.flywheel.tests.lab.kube import (
+    get,
+    kubectl,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -22,28 +24,6 @@ RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(?P<changed>\d+)", re.MULTI
 # The PVs the tests make are this big; the role is told to claim exactly that, since a
 # claim can never ask for less than the volume it is bound to.
 STORAGE = "200Gi"
-
-
-def kubectl(kube_lab, *args, stdin=None, check=True):
-    return subprocess.run(
-        [
-            str(LAB_DIR / "bin" / "kubectl"),
-            "--kubeconfig",
-            kube_lab["KUBECONFIG"],
-            *args,
-        ],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
-def get(kube_lab, namespace, kind, name):
-    out = kubectl(
-        kube_lab, "-n", namespace, "get", kind, name, "-o", "json", check=False
-    )
-    return json.loads(out.stdout) if out.returncode == 0 else None
 
 
 @pytest.fixture

@@ -13,18 +13,22 @@ own) and its own manager PriorityClass, so no other test's clean-up can pull the
 all of it is deleted afterwards.
 """
 
-import base64
 import json
 import re
-import subprocess
 import uuid
 
 import pytest
 import tomllib
-import yaml
 
 from ansible_collections.glorious.flywheel.tests.doubles.gitlab import GitLab
-from ansible_collections.glorious.flywheel.tests.support import LAB_DIR, ROOT
+from ansible_collections.glorious.flywheel.tests.lab.kube import (
+    get,
+    kubectl,
+    recorded,
+    releases,
+    secret_data,
+)
+from ansible_collections.glorious.flywheel.tests.support import ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -32,58 +36,6 @@ RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(?P<changed>\d+)", re.MULTI
 CHART = ROOT / "tests" / "charts" / "gitlab-runner"
 ATTIC_URL = "http://attic.flywheel-cache.svc"
 BAZEL_URL = "grpc://bazel-cache-{tenant}.flywheel-cache.svc:9092"
-
-
-def kubectl(kube_lab, *args, check=True):
-    return subprocess.run(
-        [str(LAB_DIR / "bin" / "kubectl"), "--kubeconfig", kube_lab["KUBECONFIG"]]
-        + list(args),
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
-def get(kube_lab, namespace, kind, name):
-    args = ["get", kind, name, "-o", "json"]
-    if namespace:
-        args = ["-n", namespace] + args
-    out = kubectl(kube_lab, *args, check=False)
-    return json.loads(out.stdout) if out.returncode == 0 else None
-
-
-def releases(kube_lab, namespace):
-    """{release name: revision} of the Helm releases in NAMESPACE."""
-    out = subprocess.run(
-        [
-            kube_lab["HELM_BIN"],
-            "--kubeconfig",
-            kube_lab["KUBECONFIG"],
-            "-n",
-            namespace,
-            "list",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {r["name"]: int(r["revision"]) for r in json.loads(out.stdout)}
-
-
-def recorded(kube_lab, namespace, release):
-    config_map = get(kube_lab, namespace, "configmap", f"{release}-recorded-values")
-    return yaml.safe_load(config_map["data"]["values.yaml"])
-
-
-def secret_data(kube_lab, namespace, name):
-    secret = get(kube_lab, namespace, "secret", name)
-    if secret is None:
-        return None
-    return {
-        k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()
-    }
 
 
 @pytest.fixture
