@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 
+from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -27,6 +28,11 @@ def run_module(main, args, check_mode=False, diff=False):
     warnings._global_warnings.clear()
     warnings._global_deprecations.clear()
     out = io.StringIO()
+    # A module runs outside the controller. Once this process has imported controller
+    # code (a filter or action plugin under test), ansible-core believes it is the
+    # controller and module warnings go to the display instead of into the result.
+    was_controller = _internal.is_controller
+    _internal.is_controller = False
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
             main()
@@ -34,6 +40,8 @@ def run_module(main, args, check_mode=False, diff=False):
             code = exited.code
         else:
             code = None
+        finally:
+            _internal.is_controller = was_controller
     text = out.getvalue()
     result = json.loads(text)
     result["_stdout"] = text
