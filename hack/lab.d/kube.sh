@@ -12,7 +12,9 @@ KUBE_APISERVER_PORT=${KUBE_APISERVER_PORT:-16443}
 KUBE_KUBECONFIG=$KUBE_DIR/admin.kubeconfig
 # Simulated nodes; kwok manages exactly the nodes that carry its annotation.
 KUBE_NODES=(lab-node-1 lab-node-2 lab-node-3)
-KUBE_VOLUMES=4
+# Enough for every claim the test suite makes in one session: a deleted claim leaves its
+# volume Released (Retain), and only the next `hack/lab up kube` makes it Available again.
+KUBE_VOLUMES=32
 KUBE_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 kube_install() {
@@ -188,6 +190,13 @@ spec:
   persistentVolumeReclaimPolicy: Retain
   hostPath: {path: $KUBE_DIR/volumes/$index}
 VOLUME
+  done
+  # A Released volume keeps its old claim's reference and binds nothing new until it is cleared.
+  local released
+  released=$(kubectl_lab get pv -l glorious.flywheel/lab=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}')
+  for index in $released; do
+    kubectl_lab patch pv "$index" --type json -p '[{"op": "remove", "path": "/spec/claimRef"}]' >/dev/null
   done
 }
 
