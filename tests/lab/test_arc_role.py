@@ -13,6 +13,7 @@ import re
 import uuid
 
 import pytest
+import yaml
 
 from ansible_collections.glorious.flywheel.tests.doubles.github import GitHub
 from ansible_collections.glorious.flywheel.tests.lab.kube import (
@@ -93,6 +94,7 @@ def role(run_playbook, kube_lab):
             "arc_github_app_id": "424242",
             "arc_github_app_private_key": FAKE_KEY,
             "arc_github_app_installation_id": "777",
+            "arc_attic_url": "http://attic.arct.test",
             **role_vars,
         }
         playbook = f"""
@@ -133,8 +135,57 @@ def test_converges_idempotent_and_a_max_change_touches_one_release(
         "namespace": lab_names["controller"],
         "name": f"arct-{lab_names['suffix']}-controller",
     }
-    runner = values["template"]["spec"]["containers"][0]
-    assert runner["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
+    # kubernetes mode (nix pool): the runner container is the Actions runner; the pool's
+    # resources and cache env go to job pods through the hook template, mounted here.
+    spec = values["template"]["spec"]
+    assert values["containerMode"]["type"] == "kubernetes"
+    assert spec["containers"] == [
+        {
+            "name": "runner",
+            "image": "ghcr.io/actions/actions-runner:2.329.0",
+            "command": ["/home/runner/run.sh"],
+            "env": [
+                {
+                    "name": "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE",
+                    "value": "/home/runner/hook-template/job-pod.yaml",
+                }
+            ],
+            "volumeMounts": [
+                {
+                    "name": "hook-template",
+                    "mountPath": "/home/runner/hook-template",
+                    "readOnly": True,
+                }
+            ],
+        }
+    ]
+    assert spec["volumes"] == [
+        {"name": "hook-template", "configMap": {"name": f"{repo}-hook-template"}}
+    ]
+    assert spec["priorityClassName"] == "flywheel-runner-job"
+    hook_map = get(kube_lab, lab_names["ns_a"], "configmap", f"{repo}-hook-template")
+    assert list(hook_map["data"]) == ["job-pod.yaml"]
+    hook = yaml.safe_load(hook_map["data"]["job-pod.yaml"])
+    assert hook["metadata"]["labels"]["glorious.flywheel/pool"] == "nix"
+    assert hook["spec"]["priorityClassName"] == "flywheel-runner-job"
+    (job,) = hook["spec"]["containers"]
+    assert job["name"] == "$job" and "image" not in job
+    assert job["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+    }
+    job_env = {e["name"]: e["value"] for e in job["env"]}
+    assert job_env["ATTIC_SERVER"] == "http://attic.arct.test"
+    assert job_env["ATTIC_CACHE"] == f"{lab_names['tenant_a']}-main"
+    assert (
+        f"extra-substituters = http://attic.arct.test/{lab_names['tenant_a']}-main"
+        in job_env["NIX_CONFIG"]
+    )
+    # docker pool: no cache, so the job pods get the pool's resources and nothing else.
+    org_hook = get(kube_lab, lab_names["ns_b"], "configmap", f"{org}-hook-template")
+    org_job = yaml.safe_load(org_hook["data"]["job-pod.yaml"])["spec"]["containers"][0]
+    assert "env" not in org_job
+    assert org_job["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
     assert recorded(kube_lab, lab_names["ns_b"], org)["githubConfigUrl"] == (
         "https://github.com/acme"
     )
