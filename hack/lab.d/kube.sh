@@ -116,10 +116,11 @@ kube_up() {
     --endpoint-reconciler-type none
   wait_for kube-apiserver 120 kubectl_lab get --raw /readyz
 
-  # No node lifecycle controller: kwok's lease renewals run late on a loaded machine, and
-  # past any grace period that controller marks the nodes' pods unready, which kwok never
-  # undoes, so rollouts waited on afterwards time out (seen with a 10-minute grace period at
-  # a load average of 14). Simulated nodes do not die, so there is nothing for it to watch.
+  # kwok's lease renewals run late on a loaded machine; past the grace period the node
+  # lifecycle controller marks the nodes' pods unready, which kwok never undoes, so rollouts
+  # waited on afterwards time out (seen with a 10-minute grace period at a load average of
+  # 14). Simulated nodes do not die: a day's grace. The controller itself must run: it is
+  # what lifts the not-ready taint new nodes are admitted with.
   start_daemon kube-controller-manager "$FLYWHEEL_BIN/kube-controller-manager" \
     --kubeconfig "$KUBE_KUBECONFIG" \
     --authentication-kubeconfig "$KUBE_KUBECONFIG" --authorization-kubeconfig "$KUBE_KUBECONFIG" \
@@ -127,7 +128,7 @@ kube_up() {
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --use-service-account-credentials=false \
-    --controllers '*,-node-lifecycle-controller'
+    --node-monitor-grace-period 24h
   start_daemon kube-scheduler "$FLYWHEEL_BIN/kube-scheduler" \
     --kubeconfig "$KUBE_KUBECONFIG" \
     --authentication-kubeconfig "$KUBE_KUBECONFIG" --authorization-kubeconfig "$KUBE_KUBECONFIG" \

@@ -446,6 +446,6 @@ def test_dashboard_down_is_redeployed(platform):
     )
     completed = platform["run"]("recover")
     assert_recovered(completed, "dashboard_down")
-    assert "Redeployed it with the dashboard role." in completed.stdout
+    assert "the dashboard role redeployed it." in completed.stdout
     live = get(platform["kube"], names["dashboard_ns"], "deployment", DASHBOARD)
     assert live["status"]["readyReplicas"] == 1
