@@ -53,7 +53,10 @@ def test_bootstrap_converges_then_changes_nothing(bootstrap):
     first = bootstrap()
     assert first.returncode == 0, first.stdout + first.stderr
     assert "preflight passed: 3 targets checked" in first.stdout
-    assert "cluster lab is bootstrapped: " in first.stdout
+    assert '"cluster lab is bootstrapped:",' in first.stdout
+    # Verify probed the tailnet control plane too, with the inventory's credentials.
+    assert '"tailnet: healthy - ' in first.stdout
+    assert '"platform: healthy",' in first.stdout
     # The cache phase stood Attic and the Bazel cache up, and they rolled out.
     deployments = subprocess.run(
         ["kubectl", "-n", "flywheel-cache", "get", "deployments", "-o", "json"],

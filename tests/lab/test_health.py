@@ -253,7 +253,7 @@ def test_tailnet_nodes_online_and_a_refused_key(tailnet_lab):
     assert key not in seen["_stdout"] + missing["_stdout"]
 
 
-def run_health_playbook(ansible_env, tmp_path, *extra):
+def run_health_playbook(ansible_env, tailnet_lab, tmp_path, *extra):
     return subprocess.run(
         [
             "ansible-playbook",
@@ -267,6 +267,7 @@ def run_health_playbook(ansible_env, tmp_path, *extra):
         cwd=ROOT,
         env=dict(
             ansible_env,
+            **tailnet_lab,
             FLYWHEEL_LAB_DIR=os.environ.get("FLYWHEEL_LAB_DIR", str(ROOT / ".lab")),
         ),
         text=True,
@@ -276,20 +277,25 @@ def run_health_playbook(ansible_env, tmp_path, *extra):
 
 
 def test_playbook_exit_code_follows_the_classification(
-    kube, namespace, ansible_env, tmp_path
+    kube, namespace, ansible_env, tailnet_lab, tmp_path
 ):
     _kubeconfig, core, apps = kube
     apps.create_namespaced_deployment(namespace, deployment("pool-a", "health-a"))
     settle(core, apps, namespace, "pool-a", ready=2)
     scope = json.dumps({"flywheel_health_namespaces": [namespace]})
 
-    healthy = run_health_playbook(ansible_env, tmp_path, "-e", scope)
+    healthy = run_health_playbook(ansible_env, tailnet_lab, tmp_path, "-e", scope)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     report = json.loads((tmp_path / "lab.json").read_text())
     assert report["state"] == "healthy"
     assert (
         report["components"]["runners"]["evidence"]["pools"]["health-a"]["ready"] == 2
     )
+    # The inventory's tailnet control plane is probed with the lab's API key (the lab's
+    # hosts stay off the tailnet, so no node is expected online).
+    tailnet = report["components"]["tailnet"]
+    assert tailnet["status"] == "healthy", tailnet
+    assert tailnet["evidence"]["not_online"] == [], tailnet
     assert "platform: healthy" in healthy.stdout
 
     apps.patch_namespaced_deployment(
@@ -298,22 +304,25 @@ def test_playbook_exit_code_follows_the_classification(
         {"spec": {"template": {"spec": {"nodeSelector": NOWHERE}}}},
     )
     settle(core, apps, namespace, "pool-a", ready=0, pending=2)
-    broken = run_health_playbook(ansible_env, tmp_path, "-e", scope)
+    broken = run_health_playbook(ansible_env, tailnet_lab, tmp_path, "-e", scope)
     assert broken.returncode == 2, broken.stdout + broken.stderr
     assert "lab is all_runners_down" in broken.stdout
     report = json.loads((tmp_path / "lab.json").read_text())
     assert report["state"] == "all_runners_down"
 
-    # Report-only mode: same classification, exit code 0.
+    # Report-only mode, tailnet left out: same classification, exit code 0.
     quiet = run_health_playbook(
         ansible_env,
+        tailnet_lab,
         tmp_path,
         "-e",
         scope,
         "-e",
         "flywheel_health_fail_on_unhealthy=false",
+        "-e",
+        "flywheel_health_tailnet=false",
     )
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
-    assert (
-        json.loads((tmp_path / "lab.json").read_text())["state"] == "all_runners_down"
-    )
+    report = json.loads((tmp_path / "lab.json").read_text())
+    assert report["state"] == "all_runners_down"
+    assert report["components"]["tailnet"]["status"] == "not_configured"
