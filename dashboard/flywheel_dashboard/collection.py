@@ -1,4 +1,4 @@
-"""The collection's health probe code, imported as Ansible imports it.
+"""The collection's health and forge probe code, imported as Ansible imports it.
 
 The dashboard needs ``glorious.flywheel`` importable as
 ``ansible_collections.glorious.flywheel``: an installed collection (the Containerfile
@@ -20,7 +20,10 @@ for _entry in reversed(
 
 # pylint: disable=wrong-import-position
 from ansible_collections.glorious.flywheel.plugins.module_utils import (  # noqa: E402
+    _forge_runners as forge_runners,
+)
+from ansible_collections.glorious.flywheel.plugins.module_utils import (  # noqa: E402
     _health as health,
 )
 
-__all__ = ["health"]
+__all__ = ["forge_runners", "health"]

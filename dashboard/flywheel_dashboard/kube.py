@@ -17,7 +17,7 @@ from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from .collection import health
+from .collection import forge_runners, health
 
 HISTORY_CONFIGMAP = "flywheel-history"
 HISTORY_KEY = "history.jsonl"
@@ -212,6 +212,7 @@ class Cluster:
                 health.HEALTHY, "the Kubernetes API answers", host=self.host
             )
             components["rollouts"] = health.rollouts_component(cluster)
+            components["forges"] = self.forges(pools)
             components["runners"] = health.runners_component(pools)
             result["namespaces"] = namespaces
             result["arc"] = {"installed": arc is not None}
@@ -241,6 +242,41 @@ class Cluster:
             "components": components,
         }
         return result
+
+    def forge_checks(self):
+        """The checks of FLYWHEEL_DASHBOARD_FORGE_RUNNERS, else of _FORGE_RUNNERS_FILE."""
+        if self.settings.forge_runners:
+            try:
+                return forge_runners.validate(list(self.settings.forge_runners))
+            except ValueError as error:
+                raise BackendError(f"FLYWHEEL_DASHBOARD_FORGE_RUNNERS: {error}") from None
+        path = self.settings.forge_runners_file
+        if not path:
+            return []
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return forge_runners.validate(json.load(handle))
+        except (OSError, ValueError) as error:
+            raise BackendError(
+                f"cannot read the forge checks in {path}: {error}"
+            ) from None
+
+    def forges(self, pools, only=None):
+        """The forges' view of the enrolled runners (of pool ONLY when given), applied to
+        POOLS; returns the ``forges`` component."""
+        try:
+            checks = [
+                c for c in self.forge_checks() if only is None or c["pool"] == only
+            ]
+        except BackendError as error:
+            return health.component(health.UNREACHABLE, str(error))
+        if not checks:
+            return health.not_configured("FLYWHEEL_DASHBOARD_FORGE_RUNNERS")
+        answers = [
+            forge_runners.probe(check, timeout=self.settings.timeout_s, retries=0)
+            for check in checks
+        ]
+        return health.apply_forge_runners(pools, answers)
 
     def services(self):
         settings = self.settings
@@ -288,8 +324,11 @@ class Cluster:
             for pod in content["pods"]
             if pod["pool"] == name
         ]
+        facts = dict(facts)
+        forges = self.forges({name: facts}, only=name)
         return dict(
             facts,
+            forges_component=forges,
             name=name,
             targets=targets,
             pods=pods,

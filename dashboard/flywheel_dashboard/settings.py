@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -42,6 +43,11 @@ class Settings:
     attic_url: str | None = None
     attic_cache: str = "main"
     bazel_url: str | None = None
+    # Forge checks (the forge_runner_checks filter's output, tokens included): enrolled
+    # runners are looked up at their forges. Given inline (FORGE_RUNNERS, JSON, from the
+    # role's Secret) or as a JSON file (FORGE_RUNNERS_FILE, for a local run).
+    forge_runners: tuple = field(default=(), repr=False)
+    forge_runners_file: str | None = None
     kubeconfig: str | None = None
     listen: str = "0.0.0.0:8080"
     refresh_s: float = 10.0
@@ -81,6 +87,12 @@ class Settings:
             raise SettingsError(
                 f"FLYWHEEL_DASHBOARD_REFRESH_S / _TIMEOUT_S must be numbers: {error}"
             ) from None
+        try:
+            forge_runners = tuple(json.loads(get("FORGE_RUNNERS", "[]")))
+        except (TypeError, ValueError) as error:
+            raise SettingsError(
+                f"FLYWHEEL_DASHBOARD_FORGE_RUNNERS must be a JSON list of forge checks: {error}"
+            ) from None
         pool_namespaces = tuple(
             ns.strip() for ns in get("POOL_NAMESPACES", "").split(",") if ns.strip()
         )
@@ -97,6 +109,8 @@ class Settings:
             attic_url=get("ATTIC_URL"),
             attic_cache=get("ATTIC_CACHE", "main"),
             bazel_url=get("BAZEL_URL"),
+            forge_runners=forge_runners,
+            forge_runners_file=get("FORGE_RUNNERS_FILE"),
             kubeconfig=env.get("KUBECONFIG") or None,
             listen=get("LISTEN", "0.0.0.0:8080"),
             refresh_s=refresh,

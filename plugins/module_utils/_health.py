@@ -370,6 +370,53 @@ def runners_component(pools):
     return component(DEGRADED, f"pools not healthy: {text}", pools=pools)
 
 
+def apply_forge_runners(pools, results):
+    """Pools (from pools_from_cluster) judged by their forges too; returns the ``forges``
+    component. RESULTS are _forge_runners.probe answers.
+
+    A pool the cluster counts ready whose enrolled runner the forge does not see online
+    takes no jobs: it becomes DEGRADED, which recover answers by redeploying that pool
+    (re-registering it). An enrolled pool with no workload at all is DOWN. A forge that
+    does not answer is reported in ``forges`` (degraded: the pools' state cannot be
+    confirmed) and changes no pool.
+    """
+    if not results:
+        return not_configured("forge_runners")
+    unreachable = []
+    for result in results:
+        name = result["pool"]
+        if result["outcome"] == "unreachable":
+            unreachable.append(result)
+        pool = pools.get(name)
+        if pool is None:
+            pool = pools[name] = {
+                "status": POOL_DOWN,
+                "ready": 0,
+                "expected": 1,
+                "pods": 0,
+                "namespaces": [],
+            }
+        pool.setdefault("forge", []).append(result)
+        if pool["status"] == POOL_HEALTHY and result["outcome"] in (
+            "none_online",
+            "some_offline",
+        ):
+            pool["status"] = POOL_DEGRADED
+    if unreachable:
+        return component(
+            DEGRADED,
+            "runner status unknown: " + "; ".join(r["message"] for r in unreachable),
+            checks=len(results),
+            unreachable=[r["enrollment"] for r in unreachable],
+        )
+    return component(
+        HEALTHY,
+        f"{len(results)} enrollment(s) read at their forges",
+        checks=len(results),
+        unreachable=[],
+    )
+
+
 # Classification -----------------------------------------------------------------
 
 
@@ -410,5 +457,10 @@ def summary_lines(state, components):
         for pool, facts in (pools or {}).items():
             lines.append(
                 f"  pool {pool}: {facts['status']} ({facts['ready']}/{facts['expected']} ready)"
+            )
+            lines.extend(
+                f"    {answer['message']}"
+                for answer in facts.get("forge", [])
+                if answer["outcome"] not in ("online", "reported")
             )
     return lines

@@ -25,6 +25,10 @@ description:
   - Dashboard (O(dashboard_url)) - C(GET <dashboard_url>/api/health).
   - Tailnet (O(tailnet_url)) - the control plane's node list; a control plane that does not
     answer is V(unreachable).
+  - Forges (O(forge_runners)) - each enrolled runner as its forge lists it. A pool whose pods are
+    ready while the forge does not see its GitLab or Forgejo runner online takes no jobs and is
+    C(DEGRADED). ARC runners are ephemeral, so GitHub's count is reported, not judged. A forge
+    that does not answer makes the C(forges) component V(degraded) and changes no pool.
 author:
   - GloriousFlywheel developers (@glorious-flywheel)
 extends_documentation_fragment:
@@ -118,6 +122,37 @@ options:
     type: list
     elements: str
     default: []
+  forge_runners:
+    description:
+      - One check per enrollment whose runner should be online at its forge, as the
+        P(glorious.flywheel.forge_runner_checks#filter) filter builds them from
+        C(flywheel_enrollments).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      pool:
+        description: The pool the enrollment runs on (the C(glorious.flywheel/pool) label).
+        type: str
+        required: true
+      name:
+        description:
+          - The enrollment's name, which is the GitLab runner's description, the Forgejo
+            runner's name and the ARC scale set's name.
+        type: str
+        required: true
+      forge:
+        description:
+          - The expanded enrollment's C(forge) - C(type) (V(gitlab), V(forgejo), V(github)),
+            C(url), C(scope) and C(target).
+        type: dict
+        required: true
+      token:
+        description:
+          - The forge API token that may list the scope's runners (GitLab C(read_api) or
+            C(manage_runner), Forgejo C(read:) of the scope, GitHub an installation token or
+            PAT). Never returned.
+        type: str
   fail_on_unhealthy:
     description:
       - Fail the task when RV(state) is not V(healthy), with the summary as its message; the
@@ -173,12 +208,13 @@ degraded_pools:
   sample: [nix-heavy]
 components:
   description:
-    - Per component (C(cluster), C(rollouts), C(runners), C(attic), C(bazel), C(tailnet),
-      C(dashboard)) its
+    - Per component (C(cluster), C(rollouts), C(runners), C(forges), C(attic), C(bazel),
+      C(tailnet), C(dashboard)) its
       C(status) (V(healthy), V(degraded), V(down), V(unreachable), V(not_configured)), a
       C(message) and the C(evidence) it rests on.
     - The C(runners) evidence has C(pools), per pool C(status) (C(HEALTHY), C(DEGRADED), C(DOWN)),
-      C(ready), C(expected), C(pods) and C(namespaces).
+      C(ready), C(expected), C(pods) and C(namespaces), and with O(forge_runners) C(forge), the
+      forge's answer per enrollment (C(outcome), C(message), C(online) and C(offline) runners).
   returned: always
   type: dict
   sample:
@@ -199,6 +235,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.glorious.flywheel.plugins.module_utils import (
+    _forge_runners as forge_runners,
+)
 from ansible_collections.glorious.flywheel.plugins.module_utils import (
     _health as health,
 )
@@ -225,6 +264,7 @@ PROBE_OPTIONS = (
     "bazel_url",
     "dashboard_url",
     "tailnet_url",
+    "forge_runners",
 )
 
 
@@ -256,8 +296,27 @@ def kubernetes_apis(module):
     return kube_client.CoreV1Api(api), kube_client.AppsV1Api(api)
 
 
-def probe_cluster(module):
-    """(cluster, rollouts, runners) components."""
+def probe_forges(module):
+    """The forges' answers for O(forge_runners), after checking them."""
+    params = module.params
+    try:
+        checks = forge_runners.validate(params["forge_runners"])
+    except forge_runners.CheckError as error:
+        module.fail_json(msg=str(error))
+    return [
+        forge_runners.probe(
+            check,
+            timeout=params["timeout"],
+            retries=params["retries"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+        )
+        for check in checks
+    ]
+
+
+def probe_cluster(module, forge_results):
+    """(cluster, rollouts, runners, forges) components."""
     params = module.params
     core, apps = kubernetes_apis(module)
     timeout = params["timeout"]
@@ -275,17 +334,24 @@ def probe_cluster(module):
             f"the Kubernetes API did not answer the health probe: {text}",
             host=core.api_client.configuration.host,
         )
-        return unreachable, unreachable, unreachable
+        return (
+            unreachable,
+            unreachable,
+            unreachable,
+            health.apply_forge_runners({}, forge_results),
+        )
     reachable = health.component(
         health.HEALTHY,
         "the Kubernetes API answers",
         host=core.api_client.configuration.host,
     )
     pools = health.pools_from_cluster(cluster, params["pools"])
+    forges = health.apply_forge_runners(pools, forge_results)
     return (
         reachable,
         health.rollouts_component(cluster),
         health.runners_component(pools),
+        forges,
     )
 
 
@@ -352,6 +418,17 @@ def main():
                 "choices": ["auto", "headscale", "tailscale"],
             },
             "tailnet_nodes": {"type": "list", "elements": "str", "default": []},
+            "forge_runners": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "pool": {"type": "str", "required": True},
+                    "name": {"type": "str", "required": True},
+                    "forge": {"type": "dict", "required": True},
+                    "token": {"type": "str", "no_log": True},
+                },
+            },
             "fail_on_unhealthy": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -366,16 +443,19 @@ def main():
     if params["retries"] < 0:
         module.fail_json(msg="retries must be 0 or more")
 
+    forge_results = probe_forges(module)
     components = {}
     if params["kubeconfig"]:
         (
             components["cluster"],
             components["rollouts"],
             components["runners"],
-        ) = probe_cluster(module)
+            components["forges"],
+        ) = probe_cluster(module, forge_results)
     else:
         for name in ("cluster", "rollouts", "runners"):
             components[name] = health.not_configured("kubeconfig")
+        components["forges"] = health.apply_forge_runners({}, forge_results)
     if params["attic_url"]:
         token = params["attic_token"]
         components["attic"] = health.probe_attic(

@@ -33,6 +33,8 @@ from ansible_collections.glorious.flywheel.tests.dashboard.support import (
     wait_ready,
 )
 from ansible_collections.glorious.flywheel.tests.doubles.attic import Attic
+from ansible_collections.glorious.flywheel.tests.doubles.forgejo import Forgejo
+from ansible_collections.glorious.flywheel.tests.doubles.gitlab import GitLab
 from ansible_collections.glorious.flywheel.tests.support import ROOT
 
 pytestmark = pytest.mark.lab
@@ -522,6 +524,84 @@ def test_caches_are_probed_and_a_dead_one_is_said(
         'data-component="bazel"><td>bazel</td><td class="status status-down">down'
         in page
     )
+
+
+def test_runners_are_looked_up_at_their_forges(
+    kube, lab_namespace, tmp_path, serve_double
+):
+    gitlab = serve_double(GitLab)
+    gitlab.add_runner("lab-gitlab", status="online")
+    forgejo = serve_double(Forgejo)
+    forgejo.add_runner("orgs/acme", "lab-forgejo", status="offline")
+    checks = [
+        {
+            "pool": POOL,
+            "name": "lab-gitlab",
+            "forge": {
+                "type": "gitlab",
+                "url": gitlab.url,
+                "scope": "group",
+                "target": "42",
+            },
+            "token": gitlab.user_token,
+        },
+        {
+            "pool": POOL,
+            "name": "lab-forgejo",
+            "forge": {
+                "type": "forgejo",
+                "url": forgejo.url,
+                "scope": "org",
+                "target": "acme",
+            },
+            "token": forgejo.alice.value,
+        },
+    ]
+    checks_file = tmp_path / "forge-runners.json"
+    checks_file.write_text(json.dumps(checks))
+    settings = make_settings(
+        kube,
+        lab_namespace,
+        tmp_path,
+        forge_runners_file=str(checks_file),
+        timeout_s=2.0,
+    )
+    app = create_app(settings)
+    session = {"uid": add_user(app.state.store, "v", "viewer"), "csrf": "t"}
+    viewer = TestClient(app)
+    viewer.cookies.set(SESSION_COOKIE, session_cookie(session))
+    data = viewer.get("/api/overview").json()
+    pool = data["pools"][POOL]
+    # Both pods are ready, yet the Forgejo runner takes no jobs: the pool is degraded.
+    assert (pool["status"], pool["ready"]) == ("DEGRADED", 2)
+    outcomes = {f["enrollment"]: f["outcome"] for f in pool["forge"]}
+    assert outcomes == {"lab-gitlab": "online", "lab-forgejo": "none_online"}
+    assert data["health"]["state"] == "pool_degraded"
+    assert data["health"]["components"]["forges"]["status"] == "healthy"
+    page = viewer.get("/").text
+    assert ">gitlab: 1 online</span>; <span" in page
+    assert ">forgejo: 0 online, 1 not</span>" in page
+    pool_page = viewer.get(f"/pools/{POOL}").text
+    assert (
+        "<td>lab-forgejo</td><td>forgejo</td><td>org acme</td><td>lab-forgejo</td><td>offline</td>"
+        in pool_page
+    )
+    everything = json.dumps(data) + page + pool_page
+    assert gitlab.user_token not in everything and forgejo.alice.value not in everything
+
+    # A forge that refuses the token: said, and no pool is judged on it.
+    checks[1]["token"] = "wrong"
+    checks_file.write_text(json.dumps(checks))
+    app = create_app(settings)
+    viewer = TestClient(app)
+    session = {"uid": add_user(app.state.store, "v2", "viewer"), "csrf": "t"}
+    viewer.cookies.set(SESSION_COOKIE, session_cookie(session))
+    data = viewer.get("/api/overview").json()
+    forges = data["health"]["components"]["forges"]
+    assert forges["status"] == "degraded" and forges["evidence"]["unreachable"] == [
+        "lab-forgejo"
+    ]
+    assert data["pools"][POOL]["status"] == "HEALTHY"
 
 
 class ScaleSets:

@@ -12,7 +12,9 @@ answers 429 with Retry-After, as GitLab's rate limiter does.
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
+import urllib.request
 from dataclasses import dataclass, field
 
 from ansible_collections.glorious.flywheel.tests.doubles.harness import (
@@ -63,6 +65,9 @@ class Runner:
     maximum_timeout: int | None = None
     maintenance_note: str | None = None
     token: str = ""
+    # One of online, offline, stale, never_contacted (RUNNERS_DOC, "status" in the list
+    # responses); a new runner has never contacted GitLab.
+    status: str = "never_contacted"
 
     def listed(self):
         return {
@@ -74,8 +79,8 @@ class Runner:
             "is_shared": self.runner_type == "instance_type",
             "runner_type": self.runner_type,
             "name": None,
-            "online": False,
-            "status": "never_contacted",
+            "online": self.status == "online",
+            "status": self.status,
         }
 
     def details(self):
@@ -329,6 +334,34 @@ class GitLab(Double):
             if runner.token == token:
                 return {"id": runner.id, "token": token, "token_expires_at": None}
         return error_response(403, {"message": "403 Forbidden"})
+
+    @route(
+        "POST",
+        "/api/v4/jobs/request",
+        # namespace 'jobs', post '/request': 201 a job, 204 no job, 403 a bad token.
+        source="https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/api/ci/runner.rb",
+        auth=False,
+    )
+    def request_job(self, request):
+        """A runner manager's job poll: its contact makes the runner ``online``."""
+        token = (request.get_json(silent=True) or {}).get("token")
+        for runner in self.runners.values():
+            if token and runner.token == token:
+                runner.status = "online"
+                return None  # 204 No Content: no job for this runner
+        return error_response(403, {"message": "403 Forbidden"})
+
+    def contact_all(self):
+        """What each runner manager's first poll does, for runners kwok pods cannot run."""
+        for runner in list(self.runners.values()):
+            poll = urllib.request.Request(
+                f"{self.url}/api/v4/jobs/request",
+                data=json.dumps({"token": runner.token}).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(poll, timeout=5) as answer:
+                assert answer.status == 204, answer.status
 
     @route(
         "POST", "/api/v4/runners", source=RUNNERS_DOC + "#create-a-runner", auth=False

@@ -280,6 +280,9 @@ def platform(ansible_env, kube_lab, tailnet_lab, hosts_lab, tmp_path_factory):
         # health here is recover's, on this module's namespaces only.
         first = run("bootstrap", "--skip-tags", "verify")
         assert first.returncode == 0, first.stdout[-6000:] + first.stderr
+        # kwok's pods run no gitlab-runner: the managers' first job poll is made here,
+        # with the tokens the role registered, so GitLab lists the runners online.
+        gitlab.contact_all()
         yield {"run": run, "names": names, "kube": kube_lab, "gitlab": gitlab}
     finally:
         subprocess.run(
@@ -360,6 +363,29 @@ def test_healthy_platform_recover_does_nothing(platform):
     assert found(completed) == "healthy"
     assert "is healthy: nothing to do" in completed.stdout
     assert set(recap(completed).values()) == {0}, recap(completed)
+
+
+def test_a_runner_offline_at_its_forge_degrades_its_pool(platform):
+    names, gitlab = platform["names"], platform["gitlab"]
+    runner = next(
+        r for r in gitlab.runners.values() if r.description == names["enrollment_a"]
+    )
+    runner.status = "offline"
+    try:
+        offline = platform["run"]("health")
+        assert offline.returncode == 2, offline.stdout[-4000:] + offline.stderr
+        assert "lab is pool_degraded" in offline.stdout
+        assert "pool docker: DEGRADED (1/1 ready)" in offline.stdout
+        assert (
+            f"runner {names['enrollment_a']} is not online at gitlab group 42 (offline)"
+            in offline.stdout
+        )
+        assert gitlab.user_token not in offline.stdout + offline.stderr
+    finally:
+        gitlab.contact_all()
+    online = platform["run"]("health")
+    assert online.returncode == 0, online.stdout[-4000:] + online.stderr
+    assert "forges: healthy - 2 enrollment(s) read at their forges" in online.stdout
 
 
 def test_attic_down_is_redeployed(platform):

@@ -57,6 +57,9 @@ function liveOverview() {
       row.querySelector(".status").textContent = pool.status;
       row.querySelector(".status").className = `status pool-${pool.status}`;
       row.querySelector(".ready").textContent = `${pool.ready} / ${pool.expected}`;
+      row.querySelector(".forge").textContent = (pool.forge || []).map((f) =>
+        `${f.forge}: ${f.online.length} online${f.offline.length ? `, ${f.offline.length} not` : ""}` +
+        (f.outcome === "unreachable" ? " (unreachable)" : "")).join("; ") || "-";
     }
   });
 }
