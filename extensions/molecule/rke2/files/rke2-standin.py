@@ -10,7 +10,10 @@
 #   is ready, then, like a kubelet, register a Node named `node-name` in the lab cluster
 #   and post its Ready status every 5 seconds until stopped;
 # - `server --cluster-reset --cluster-reset-restore-path=...` records the reset and exits;
-# - `etcd-snapshot save|ls|delete|prune` manage empty files in the snapshot directory.
+# - `etcd-snapshot save|ls|delete|prune` manage empty files in the snapshot directory;
+# - a server puts kubectl in /var/lib/rancher/rke2/bin, as RKE2 unpacks its own there: a
+#   wrapper that logs each call and runs the lab's real kubectl (prepare.yml copies it to
+#   /etc/rke2-standin/kubectl), so cordon and drain act on the lab API server's Nodes.
 # Every invocation is appended as one JSON line to /var/log/rke2-standin.log, which the
 # scenario's verify step reads to check join order, tokens and restarts.
 # /etc/rke2-standin/fail-start makes `server`/`agent` fail (stop-on-failure tests).
@@ -119,10 +122,20 @@ def register_node(name, role, config):
     for label in config.get("node-label", []):
         key, _sep, value = label.partition("=")
         labels[key] = value
+    # No kubelet runs pods here: a taint keeps the shared lab's workloads off these Nodes
+    # (so a drain has nothing to evict), next to the node-taint RKE2 would register.
+    taints = [
+        {"key": "flywheel.test/rke2-standin", "value": "true", "effect": "NoSchedule"}
+    ]
+    for taint in config.get("node-taint", []):
+        key_value, _sep, effect = taint.partition(":")
+        key, _sep, value = key_value.partition("=")
+        taints.append({"key": key, "value": value, "effect": effect})
     node = {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
+        "spec": {"taints": taints},
     }
     try:
         api("POST", "/api/v1/nodes", node)
@@ -147,6 +160,26 @@ def register_node(name, role, config):
         status,
         "application/strategic-merge-patch+json",
     )
+
+
+KUBECTL_WRAPPER = """#!/usr/bin/python3
+# TEST STAND-IN kubectl: logs the call, then runs the lab's real kubectl.
+import json, os, sys, time
+with open({log!r}, "a", encoding="utf-8") as handle:
+    handle.write(json.dumps({{"time": time.time(), "event": "kubectl", "version": {version!r}, "argv": sys.argv[1:]}}) + "\\n")
+os.execv({real!r}, [{real!r}] + sys.argv[1:])
+"""
+
+
+def install_kubectl():
+    real = os.path.join(STANDIN_DIR, "kubectl")
+    if not os.path.exists(real):
+        return
+    os.makedirs(DATA_DIR + "/bin", exist_ok=True)
+    wrapper = DATA_DIR + "/bin/kubectl"
+    with open(wrapper, "w", encoding="utf-8") as handle:
+        handle.write(KUBECTL_WRAPPER.format(log=LOG, version=VERSION, real=real))
+    os.chmod(wrapper, 0o755)
 
 
 def run(role, args):
@@ -186,6 +219,7 @@ def run(role, args):
         with open(KUBECONFIG, "w", encoding="utf-8") as handle:
             handle.write(kubeconfig)
         os.chmod(KUBECONFIG, int(str(config.get("write-kubeconfig-mode", "0600")), 8))
+        install_kubectl()
     name = config.get("node-name") or socket.gethostname()
     log("start", node_name=name, **fields)
     subprocess.run(["systemd-notify", "--ready"], check=False)
