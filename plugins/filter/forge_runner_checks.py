@@ -6,14 +6,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: forge_runner_checks
-short_description: The forge checks of flywheel_health and the dashboard, from the expanded enrollments
+short_description: The forge checks of flywheel_health and the dashboard, made from the expanded enrollments
 version_added: 0.1.0
 author: GloriousFlywheel developers (@glorious-flywheel)
 description:
-  - One check per enrollment - its pool, its name (the GitLab runner's description, the Forgejo
+  - "One check per enrollment - its pool, its name (the GitLab runner's description, the Forgejo
     runner's name, the ARC scale set's name), its C(forge) and the API token that may list the
     scope's runners - for the O(glorious.flywheel.flywheel_health#module:forge_runners) option
-    and the dashboard's C(forge-runners.json).
+    and the dashboard's C(FLYWHEEL_DASHBOARD_FORGE_RUNNERS)."
   - The token of an enrollment is its entry in O(overrides) for its forge type, else the forge
     type's entry in O(tokens). An enrollment without a token is still checked, and reported as
     unreachable with a message that says to set one.
@@ -47,7 +47,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The checks, C({pool, name, forge: {type, url, scope, target}, token}) each.
+  description: "The checks, each C({pool, name, forge: {type, url, scope, target}, token})."
   type: list
   elements: dict
 """
