@@ -249,7 +249,9 @@ class Cluster:
             try:
                 return forge_runners.validate(list(self.settings.forge_runners))
             except ValueError as error:
-                raise BackendError(f"FLYWHEEL_DASHBOARD_FORGE_RUNNERS: {error}") from None
+                raise BackendError(
+                    f"FLYWHEEL_DASHBOARD_FORGE_RUNNERS: {error}"
+                ) from None
         path = self.settings.forge_runners_file
         if not path:
             return []
