@@ -19,6 +19,9 @@ Environment:
                              flywheel_health searches: platform and labelled tenant ones)
   FLYWHEEL_MCP_ATTIC_URL, FLYWHEEL_MCP_ATTIC_CACHE, FLYWHEEL_MCP_BAZEL_URL,
   FLYWHEEL_MCP_DASHBOARD_URL  endpoints read_health probes (unset: not probed)
+  FLYWHEEL_MCP_FORGE_RUNNERS  JSON list of forge checks (the forge_runner_checks
+                             filter's output, tokens included): enrolled runners are
+                             looked up at their forges (unset: not probed)
   FLYWHEEL_MCP_ROLE          viewer (default) or operator
   FLYWHEEL_MCP_INVENTORY     inventory the runbooks run against
   FLYWHEEL_MCP_PLAYBOOKS     directory of recover.yml and redeploy.yml (the collection's)
@@ -41,7 +44,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from flywheel_dashboard.collection import health
+from flywheel_dashboard.collection import forge_runners, health
 
 ARC_GROUP, ARC_VERSION = "actions.github.com", "v1alpha1"
 DRIFT_CONFIGMAP = "flywheel-drift"
@@ -104,6 +107,23 @@ def kube_call(what, call, *args, **kwargs):
         raise ToolError(f"{what}: {describe(error)}") from None
 
 
+def forge_answers(pool=None):
+    """The forges' answers for FLYWHEEL_MCP_FORGE_RUNNERS (of POOL when given); None when
+    it is not set. Tokens stay in the checks: no answer carries one."""
+    text = env("FORGE_RUNNERS")
+    if not text:
+        return None
+    try:
+        checks = forge_runners.validate(json.loads(text))
+    except ValueError as error:
+        raise ToolError(f"FLYWHEEL_MCP_FORGE_RUNNERS: {error}") from None
+    return [
+        forge_runners.probe(check, timeout=TIMEOUT, retries=0)
+        for check in checks
+        if pool is None or check["pool"] == pool
+    ]
+
+
 @mcp.tool()
 def read_health() -> dict[str, Any]:
     """Probe the platform as flywheel_health does and classify it: state (healthy,
@@ -125,9 +145,14 @@ def read_health() -> dict[str, Any]:
             health.HEALTHY, "the Kubernetes API answers", host=api.configuration.host
         )
         components["rollouts"] = health.rollouts_component(cluster)
-        components["runners"] = health.runners_component(
-            health.pools_from_cluster(cluster)
+        pools = health.pools_from_cluster(cluster)
+        answers = forge_answers()
+        components["forges"] = (
+            health.not_configured("FLYWHEEL_MCP_FORGE_RUNNERS")
+            if answers is None
+            else health.apply_forge_runners(pools, answers)
         )
+        components["runners"] = health.runners_component(pools)
     for name, probe in (
         ("attic", lambda c: health.probe_attic(c, env("ATTIC_CACHE", "main"))),
         ("bazel", health.probe_bazel),
@@ -163,8 +188,9 @@ def list_pools() -> dict[str, Any]:
 
 @mcp.tool()
 def list_runners(pool: str | None = None) -> dict[str, Any]:
-    """Runners: pods labelled with a pool (GitLab and Forgejo managers, ARC runner pods)
-    and ARC EphemeralRunners with their phase. POOL narrows to one pool."""
+    """Runners: pods labelled with a pool (GitLab and Forgejo managers, ARC runner pods),
+    ARC EphemeralRunners with their phase, and each enrolled runner as its forge lists
+    it (online or not). POOL narrows to one pool."""
     api = api_client()
     namespaces, cluster = kube_call("reading the cluster", read_cluster, api)
     pods = [
@@ -207,6 +233,9 @@ def list_runners(pool: str | None = None) -> dict[str, Any]:
                 }
             )
     result = {"pods": pods, "ephemeral_runners": ephemeral}
+    answers = forge_answers(pool)
+    if answers is not None:
+        result["at_forges"] = answers
     if arc_error:
         result["ephemeral_runners_error"] = arc_error
     return result

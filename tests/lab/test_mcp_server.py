@@ -16,6 +16,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from ansible_collections.glorious.flywheel.tests.doubles.gitlab import GitLab
 from ansible_collections.glorious.flywheel.tests.lab.kube import kubectl
 from ansible_collections.glorious.flywheel.tests.support import LAB_DIR, ROOT
 
@@ -171,6 +172,36 @@ def test_read_tools_see_the_lab(kube_lab, namespace):
         ("attic", "attic", 1)
     ]
     assert caches["probes"] == {}
+
+
+def test_runners_are_looked_up_at_their_forges(kube_lab, namespace, serve_double):
+    gitlab = serve_double(GitLab)
+    gitlab.add_runner("mcp-ok-gitlab", status="offline")
+    checks = [
+        {
+            "pool": "mcp-ok",
+            "name": "mcp-ok-gitlab",
+            "forge": {
+                "type": "gitlab",
+                "url": gitlab.url,
+                "scope": "group",
+                "target": "42",
+            },
+            "token": gitlab.user_token,
+        }
+    ]
+    _tools, results = call_all(
+        server(kube_lab, namespace, FLYWHEEL_MCP_FORGE_RUNNERS=json.dumps(checks)),
+        [("read_health", {}), ("list_runners", {"pool": "mcp-ok"})],
+    )
+    health, runners = (structured(r) for r in results)
+    # Its pods are ready, but GitLab does not see its runner online: it takes no jobs.
+    assert health["degraded_pools"] == ["mcp-ok", "mcp-stuck"]
+    assert health["components"]["forges"]["status"] == "healthy"
+    assert [(a["enrollment"], a["outcome"]) for a in runners["at_forges"]] == [
+        ("mcp-ok-gitlab", "none_online")
+    ]
+    assert gitlab.user_token not in "".join(text(r) for r in results)
 
 
 def test_runbooks_need_an_operator_and_a_confirmation(kube_lab, namespace, tmp_path):
