@@ -162,8 +162,9 @@ def must_match_mismatches(configs, keys=MUST_MATCH_KEYS):
     return mismatches
 
 
-def validate(config, role):
-    """Problems with one node's merged configuration, as messages."""
+def validate(config, role, complete=True):
+    """Problems with one node's merged configuration, as messages. A drop-in
+    (COMPLETE false) is one part of it: only what is wrong on its own is checked."""
     problems = []
     cni = config.get("cni")
     for name in cni if isinstance(cni, (list, tuple)) else ([cni] if cni else []):
@@ -171,9 +172,9 @@ def validate(config, role):
             problems.append(
                 "unknown cni {!r} (known: {})".format(name, ", ".join(KNOWN_CNIS))
             )
-    if role == "agent" and not config.get("server"):
+    if complete and role == "agent" and not config.get("server"):
         problems.append("an agent needs 'server' (https://<server>:9345)")
-    if config.get("server") and not config.get("token"):
+    if complete and config.get("server") and not config.get("token"):
         problems.append("joining {} needs 'token'".format(config["server"]))
     return problems
 

@@ -48,6 +48,13 @@ options:
     description: The file to write.
     type: path
     default: /etc/rancher/rke2/config.yaml
+  complete:
+    description:
+      - Whether O(path) is the node's whole configuration. V(false) for a drop-in under
+        C(config.yaml.d/): it is one part of the configuration, so only what is wrong on its
+        own (an unknown CNI) is refused, not a missing C(server) or C(token).
+    type: bool
+    default: true
   validate_only:
     description:
       - Merge and validate, return RV(config) and RV(must_match), and never read or write
@@ -80,6 +87,8 @@ EXAMPLES = r"""
 
 - name: A drop-in that appends a label
   glorious.flywheel.rke2_config:
+    role: agent
+    complete: false
     path: /etc/rancher/rke2/config.yaml.d/50-labels.yaml
     layers:
       - node-label+: [flywheel.dev/pool=ci]
@@ -148,6 +157,7 @@ def main():
                 "default": "server",
             },
             "path": {"type": "path", "default": _rke2.CONFIG_PATH},
+            "complete": {"type": "bool", "default": True},
             "validate_only": {"type": "bool", "default": False},
             "header": {
                 "type": "str",
@@ -163,7 +173,7 @@ def main():
     for key in _rke2.SECRET_KEYS:
         if config.get(key):
             module.no_log_values.add(str(config[key]))
-    problems = _rke2.validate(config, params["role"])
+    problems = _rke2.validate(config, params["role"], params["complete"])
     try:
         content = _rke2.render_config(config, params["header"])
     except _rke2.Rke2Error as exc:

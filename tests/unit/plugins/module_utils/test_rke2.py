@@ -273,3 +273,13 @@ def test_node_lookup_errors_carry_the_status(tmp_path, httpserver):
 def test_a_node_that_is_not_ready_is_reported_so():
     node = {"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
     assert _rke2.node_summary(node)["ready"] is False
+
+
+def test_a_drop_in_is_checked_only_for_what_is_wrong_on_its_own():
+    # An agent's drop-in has no server or token of its own: config.yaml has them.
+    assert (
+        _rke2.validate({"kubelet-arg": ["max-pods=150"]}, "agent", complete=False) == []
+    )
+    assert _rke2.validate({"kubelet-arg": ["max-pods=150"]}, "agent") != []
+    problems = _rke2.validate({"cni": "weave"}, "server", complete=False)
+    assert problems and problems[0].startswith("unknown cni 'weave'")
