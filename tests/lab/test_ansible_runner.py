@@ -74,7 +74,9 @@ def test_health_runs_headless(runner, tmp_path):
     assert started(result, "playbook_on_play_start") == [
         "Health | probe and classify each cluster"
     ]
-    (probe,) = ok_results(result, "Probe the cluster's components")
+    (probe,) = ok_results(
+        result, "Probe the cluster's components, the tailnet and the forges"
+    )
     assert probe["components"]["cluster"]["status"] == "healthy", probe["summary"]
     report = json.loads((tmp_path / "lab.json").read_text())
     assert (report["cluster"], report["state"]) == ("lab", probe["state"])
