@@ -30,6 +30,7 @@ from ansible_collections.glorious.flywheel.tests.dashboard.support import (
     make_settings,
     wait_ready,
 )
+from ansible_collections.glorious.flywheel.tests.doubles.gitlab import GitLab
 
 # pylint: disable=wrong-import-order
 from flywheel_dashboard.app import create_app  # noqa: E402
@@ -112,12 +113,28 @@ def dashboard(kube, lab_namespace, tmp_path_factory):
 def live_server(kube, lab_namespace, tmp_path_factory):
     """uvicorn on loopback, origin http://localhost:<port> (WebAuthn wants a host name)."""
     port = free_port()
+    # The pool's GitLab runner, online at a GitLab double: the pages show it at its forge.
+    gitlab = GitLab()
+    gitlab.start()
+    gitlab.add_runner(f"{POOL}-gitlab", status="online")
+    forge_check = {
+        "pool": POOL,
+        "name": f"{POOL}-gitlab",
+        "forge": {
+            "type": "gitlab",
+            "url": gitlab.url,
+            "scope": "group",
+            "target": "42",
+        },
+        "token": gitlab.user_token,
+    }
     settings = make_settings(
         kube,
         lab_namespace,
         tmp_path_factory.mktemp("live"),
         origin=f"http://localhost:{port}",
         rp_id="localhost",
+        forge_runners=(forge_check,),
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -130,6 +147,7 @@ def live_server(kube, lab_namespace, tmp_path_factory):
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.1)
-    yield {"url": f"http://localhost:{port}", "settings": settings}
+    yield {"url": f"http://localhost:{port}", "settings": settings, "gitlab": gitlab}
     server.should_exit = True
     thread.join(10)
+    gitlab.stop()

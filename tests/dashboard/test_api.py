@@ -402,6 +402,9 @@ def test_no_secret_in_any_response(dashboard, live_server):
     ) as stream:
         event = read_event(stream.iter_lines())
     assert SESSION_KEY not in json.dumps(event) and ADMIN_TOKEN not in json.dumps(event)
+    # The live server looks its pool's runner up at a GitLab double, with a token.
+    assert event["data"]["pools"][POOL]["forge"][0]["outcome"] == "online"
+    assert live_server["gitlab"].user_token not in json.dumps(event)
 
 
 def live_server_session(live_server):
