@@ -51,8 +51,8 @@ options:
   complete:
     description:
       - Whether O(path) is the node's whole configuration. V(false) for a drop-in under
-        C(config.yaml.d/): it is one part of the configuration, so only what is wrong on its
-        own (an unknown CNI) is refused, not a missing C(server) or C(token).
+        C(config.yaml.d/), which is one part of the configuration, so only what is wrong on
+        its own (an unknown CNI) is refused, not a missing C(server) or C(token).
     type: bool
     default: true
   validate_only:
