@@ -35,9 +35,9 @@ from ansible_collections.glorious.flywheel.plugins.module_utils import (
     _forgejo,
     _github,
     _gitlab,
+    _health,
 )
 from ansible_collections.glorious.flywheel.plugins.module_utils._http_client import (
-    ApiClient,
     ApiError,
     Auth,
     quote_segment,
@@ -102,17 +102,15 @@ def github_api_url(url):
 def _client(
     url, auth, timeout, retries, headers=None, validate_certs=True, ca_path=None
 ):
-    return ApiClient(
+    # A probe's client: short deadline, as for every other health probe.
+    return _health.http_client(
         url,
-        auth=auth,
-        headers=headers,
-        timeout=timeout,
-        retries=retries,
-        deadline=timeout * (retries + 1),
-        backoff_base=0.2,
-        backoff_max=1.0,
+        timeout,
+        retries,
         validate_certs=validate_certs,
         ca_path=ca_path,
+        auth=auth,
+        headers=headers,
     )
 
 

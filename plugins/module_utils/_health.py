@@ -61,11 +61,21 @@ def not_configured(option):
     return component(NOT_CONFIGURED, f"not probed: {option} is not set")
 
 
-def http_client(url, timeout, retries, validate_certs=True, ca_path=None, token=None):
-    """An ApiClient whose whole call, retries included, ends within a few timeouts."""
+def http_client(
+    url,
+    timeout,
+    retries,
+    validate_certs=True,
+    ca_path=None,
+    token=None,
+    auth=None,
+    headers=None,
+):
+    """An ApiClient whose whole call, retries included, ends within a few timeouts: what a
+    probe needs. TOKEN is sent as a Bearer token, unless AUTH gives another Auth."""
     return ApiClient(
         url,
-        auth=Auth.bearer(token) if token else None,
+        auth=auth or (Auth.bearer(token) if token else None),
         timeout=timeout,
         retries=retries,
         deadline=timeout * (retries + 1),
@@ -73,7 +83,7 @@ def http_client(url, timeout, retries, validate_certs=True, ca_path=None, token=
         backoff_max=1.0,
         validate_certs=validate_certs,
         ca_path=ca_path,
-        headers={"Accept": "*/*"},
+        headers=headers or {"Accept": "*/*"},
     )
 
 
