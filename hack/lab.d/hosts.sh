@@ -18,7 +18,9 @@ HOSTS_DEBIAN_MIRROR=${FLYWHEEL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What a platform host needs before any role runs: systemd as PID 1, python3 (and
 # python3-apt for the apt module) for Ansible, sshd for roles that manage it, kmod and
 # procps for kernel modules and sysctl, dbus for systemd's own tools (hostnamectl, logind).
-HOSTS_IMAGE_PACKAGES=python3,python3-apt,openssh-server,sudo,iproute2,systemd,systemd-sysv,dbus,procps,kmod,ca-certificates
+# rpm, dnf and python3-dnf let the rke2 role's rpm install method run on these Debian hosts
+# (its molecule scenario installs from a local repository; no EL image can be had here).
+HOSTS_IMAGE_PACKAGES=python3,python3-apt,openssh-server,sudo,iproute2,systemd,systemd-sysv,dbus,procps,kmod,ca-certificates,rpm,dnf,python3-dnf
 # A drop-in rather than containers.conf, so an operator's own configuration stays theirs;
 # podman 4.3 (bookworm) merges containers.conf.d after containers.conf.
 HOSTS_PODMAN_DROPIN=/etc/containers/containers.conf.d/50-glorious-flywheel.conf
